@@ -1,0 +1,1 @@
+"""Actuators apply a decided action: kill switch, re-read, compare, conditional write, record."""

@@ -1,0 +1,1 @@
+"""Approval channels: where a human (or a replay stand-in) answers an approval request."""

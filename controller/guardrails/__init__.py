@@ -1,0 +1,1 @@
+"""Policy guardrails: a deterministic, deny-by-default engine independent of any LLM."""

@@ -1,0 +1,1 @@
+"""Domain models: frozen pydantic value objects shared by every layer."""

@@ -1,0 +1,200 @@
+"""Remediation actions (a discriminated union on ``kind``) and plans with a stable hash."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from controller.models.base import Duration, FrozenModel, UtcDatetime, canonical_json, sha256_hex
+from controller.models.signals import Signal
+from controller.models.workloads import WorkloadRef
+
+
+class ActionKind(StrEnum):
+    """Every action the controller can propose. Nothing else exists: no delete, no exec."""
+
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+    RESTART = "restart"
+    PAUSE_ROLLOUT = "pause_rollout"
+    ADJUST_HPA = "adjust_hpa"
+    NO_ACTION = "no_action"
+    ESCALATE = "escalate"
+
+
+MUTATING_KINDS = frozenset(
+    {
+        ActionKind.SCALE,
+        ActionKind.ROLLBACK,
+        ActionKind.RESTART,
+        ActionKind.PAUSE_ROLLOUT,
+        ActionKind.ADJUST_HPA,
+    }
+)
+"""Kinds that change the cluster; the others only inform humans."""
+
+
+class Risk(StrEnum):
+    """How much harm a wrong action of this plan could do."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """Order for comparisons (low < medium < high)."""
+        return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+
+class ScaleAction(FrozenModel):
+    """Set ``spec.replicas`` of a workload that no autoscaler owns."""
+
+    kind: Literal["scale"] = "scale"
+    target: WorkloadRef
+    from_replicas: int = Field(ge=0)
+    to_replicas: int = Field(ge=0)
+
+
+class RollbackAction(FrozenModel):
+    """Roll the Deployment back to an earlier revision of its own history."""
+
+    kind: Literal["rollback"] = "rollback"
+    target: WorkloadRef
+    from_revision: int = Field(ge=1)
+    to_revision: int = Field(ge=1)
+    to_image: str | None = None
+
+    @model_validator(mode="after")
+    def _backwards(self) -> RollbackAction:
+        if self.to_revision >= self.from_revision:
+            raise ValueError("a rollback must go to an older revision")
+        return self
+
+
+class RestartAction(FrozenModel):
+    """Rolling restart (new pods, same revision): the fix for leaks, not for bad code."""
+
+    kind: Literal["restart"] = "restart"
+    target: WorkloadRef
+
+
+class PauseRolloutAction(FrozenModel):
+    """Pause an in-flight rollout so a human can decide."""
+
+    kind: Literal["pause_rollout"] = "pause_rollout"
+    target: WorkloadRef
+    revision: int | None = Field(default=None, ge=1)
+
+
+class AdjustHpaAction(FrozenModel):
+    """Change an HPA's bounds: how to scale a workload whose replicas the HPA owns."""
+
+    kind: Literal["adjust_hpa"] = "adjust_hpa"
+    target: WorkloadRef
+    hpa_name: str = Field(min_length=1)
+    from_min: int = Field(ge=1)
+    from_max: int = Field(ge=1)
+    to_min: int = Field(ge=1)
+    to_max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdjustHpaAction:
+        if self.to_min > self.to_max or self.from_min > self.from_max:
+            raise ValueError("HPA min must not exceed max")
+        return self
+
+
+class NoAction(FrozenModel):
+    """Deliberately do nothing (for example: the signal is within bounds)."""
+
+    kind: Literal["no_action"] = "no_action"
+    target: WorkloadRef | None = None
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalateAction(FrozenModel):
+    """Hand the incident to a human with the diagnosis attached."""
+
+    kind: Literal["escalate"] = "escalate"
+    target: WorkloadRef | None = None
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+Action = Annotated[
+    ScaleAction
+    | RollbackAction
+    | RestartAction
+    | PauseRolloutAction
+    | AdjustHpaAction
+    | NoAction
+    | EscalateAction,
+    Field(discriminator="kind"),
+]
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+
+
+def is_mutating(action: Action) -> bool:
+    """Whether applying ``action`` writes to the cluster."""
+    return ActionKind(action.kind) in MUTATING_KINDS
+
+
+class PlannerKind(StrEnum):
+    """Which planner wrote a plan."""
+
+    RUNBOOK = "runbook"
+    LLM = "llm"
+
+
+class Evidence(FrozenModel):
+    """One number behind a plan: what was measured, against which threshold, over what window."""
+
+    name: str = Field(min_length=1, max_length=200)
+    value: float | None = None
+    unit: str = ""
+    threshold: float | None = None
+    window: Duration | None = None
+    detail: str = Field(default="", max_length=2000)
+
+
+class VerificationSpec(FrozenModel):
+    """What the plan promises: ``signal`` moves in ``expect`` direction by ``min_improvement``."""
+
+    signal: Signal
+    expect: Literal["decrease", "increase"]
+    min_improvement: float = Field(
+        default=0.2, gt=0, lt=1, description="Relative change versus the pre-action baseline."
+    )
+    bake: Duration = Field(description="How long to wait after acting before judging.")
+
+
+class Plan(FrozenModel):
+    """A proposal for one incident: one action, why, the evidence, and how to verify it."""
+
+    incident_id: str = Field(min_length=1, max_length=200)
+    planner: PlannerKind
+    runbook_id: str | None = None
+    action: Action
+    risk: Risk
+    rationale: str = Field(min_length=1, max_length=4000)
+    evidence: tuple[Evidence, ...] = ()
+    verification: VerificationSpec | None = None
+    snapshot_at: UtcDatetime = Field(description="Time of the observations the plan rests on.")
+
+    def plan_hash(self) -> str:
+        """Stable content hash over what would be *done*: the approval binds to it.
+
+        Prose (rationale, evidence) is left out on purpose: rewording an explanation does not
+        change what a human approved; changing the action, its target or magnitude does.
+        """
+        content = {
+            "incident_id": self.incident_id,
+            "action": self.action.model_dump(mode="json"),
+            "risk": self.risk.value,
+            "verification": None
+            if self.verification is None
+            else self.verification.model_dump(mode="json"),
+        }
+        return sha256_hex(canonical_json(content))

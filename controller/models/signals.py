@@ -1,0 +1,208 @@
+"""Signals, observations and time-series windows.
+
+A failed or empty query is data (``health=no_data|error``), never "healthy" and never zero.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from controller.models.base import FrozenModel, UtcDatetime, epoch, from_epoch
+from controller.models.workloads import WorkloadRef
+
+
+class Signal(StrEnum):
+    """The per-workload signals detection understands, with a canonical unit each."""
+
+    REQUEST_RATE = "request_rate"
+    ERROR_RATIO = "error_ratio"
+    LATENCY_P50 = "latency_p50"
+    LATENCY_P99 = "latency_p99"
+    CPU_SATURATION = "cpu_saturation"
+    MEMORY_SATURATION = "memory_saturation"
+    RESTARTS = "restarts"
+    REPLICAS_AVAILABLE = "replicas_available"
+
+
+CANONICAL_UNITS: dict[Signal, str] = {
+    Signal.REQUEST_RATE: "1/s",
+    Signal.ERROR_RATIO: "ratio",
+    Signal.LATENCY_P50: "s",
+    Signal.LATENCY_P99: "s",
+    Signal.CPU_SATURATION: "ratio",
+    Signal.MEMORY_SATURATION: "ratio",
+    Signal.RESTARTS: "count",
+    Signal.REPLICAS_AVAILABLE: "count",
+}
+"""Unit every signal is normalised to; other accepted units convert by a factor."""
+
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "1/s": {"1/s": 1.0, "1/min": 1 / 60},
+    "ratio": {"ratio": 1.0, "percent": 0.01},
+    "s": {"s": 1.0, "ms": 0.001},
+    "count": {"count": 1.0},
+}
+"""For each canonical unit, the accepted spellings and their factor to the canonical one."""
+
+
+class Health(StrEnum):
+    """How trustworthy one observation is."""
+
+    OK = "ok"
+    NO_DATA = "no_data"
+    ERROR = "error"
+
+
+class Observation(FrozenModel):
+    """The latest value of one signal of one workload, with where it came from and its age."""
+
+    workload: WorkloadRef
+    signal: Signal
+    source: str = Field(description="Backend and query, e.g. 'recorded:error_ratio'.")
+    observed_at: UtcDatetime = Field(description="When the controller asked.")
+    sample_at: UtcDatetime | None = Field(default=None, description="Time of the newest sample.")
+    value: float | None = None
+    health: Health
+    message: str = ""
+
+    @property
+    def age_seconds(self) -> float | None:
+        """Seconds between the newest sample and the question; None when there is no sample."""
+        if self.sample_at is None:
+            return None
+        return (self.observed_at - self.sample_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesData:
+    """A whole recorded or queried series, sorted by time, with prefix sums for O(1) means.
+
+    Missing samples are simply absent (a gap), never stored as zero.
+    """
+
+    timestamps: tuple[float, ...]
+    values: tuple[float, ...]
+    _prefix: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.timestamps) != len(self.values):
+            raise ValueError("timestamps and values differ in length")
+        if any(b <= a for a, b in zip(self.timestamps, self.timestamps[1:], strict=False)):
+            raise ValueError("timestamps must be strictly increasing")
+        if any(not math.isfinite(v) for v in self.values):
+            raise ValueError("values must be finite (use a gap for a missing sample)")
+        prefix = [0.0]
+        for value in self.values:
+            prefix.append(prefix[-1] + value)
+        object.__setattr__(self, "_prefix", tuple(prefix))
+
+    @classmethod
+    def from_points(cls, points: Sequence[tuple[float, float | None]]) -> SeriesData:
+        """Build from (timestamp, value-or-None) pairs, dropping the gaps."""
+        kept = [(t, v) for t, v in points if v is not None]
+        return cls(tuple(t for t, _ in kept), tuple(v for _, v in kept))
+
+    def index_range(self, start: float, end: float) -> tuple[int, int]:
+        """Indices [lo, hi) of samples with start < t <= end."""
+        lo = bisect.bisect_right(self.timestamps, start)
+        hi = bisect.bisect_right(self.timestamps, end)
+        return lo, hi
+
+    def sum_between(self, lo: int, hi: int) -> float:
+        """Sum of values[lo:hi] in O(1)."""
+        return self._prefix[hi] - self._prefix[lo]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalWindow:
+    """What one observer can see of one signal at ``observed_at``: nothing after it.
+
+    Detection reads history only through this view, so replay cannot look ahead.
+    """
+
+    workload: WorkloadRef
+    signal: Signal
+    source: str
+    observed_at: float
+    data: SeriesData
+    health: Health = Health.OK
+    message: str = ""
+
+    def _bounds(self, seconds: float) -> tuple[int, int]:
+        end = self.observed_at
+        return self.data.index_range(end - seconds, end)
+
+    def latest(self) -> tuple[float, float] | None:
+        """The newest visible (timestamp, value), or None."""
+        _, hi = self.data.index_range(float("-inf"), self.observed_at)
+        if hi == 0:
+            return None
+        return self.data.timestamps[hi - 1], self.data.values[hi - 1]
+
+    def age_seconds(self) -> float | None:
+        """Age of the newest visible sample, or None without samples."""
+        latest = self.latest()
+        return None if latest is None else self.observed_at - latest[0]
+
+    def count(self, seconds: float) -> int:
+        """Number of samples in the last ``seconds``."""
+        lo, hi = self._bounds(seconds)
+        return hi - lo
+
+    def mean(self, seconds: float) -> float | None:
+        """Mean over the last ``seconds``; None when the window holds no sample."""
+        lo, hi = self._bounds(seconds)
+        if hi == lo:
+            return None
+        return self.data.sum_between(lo, hi) / (hi - lo)
+
+    def points(self, seconds: float) -> list[tuple[float, float]]:
+        """The (timestamp, value) samples of the last ``seconds``, oldest first."""
+        lo, hi = self._bounds(seconds)
+        return list(zip(self.data.timestamps[lo:hi], self.data.values[lo:hi], strict=True))
+
+    def values(self, seconds: float) -> tuple[float, ...]:
+        """The values of the last ``seconds``, oldest first."""
+        lo, hi = self._bounds(seconds)
+        return self.data.values[lo:hi]
+
+    def coverage_seconds(self) -> float:
+        """How far back the visible history reaches."""
+        _, hi = self.data.index_range(float("-inf"), self.observed_at)
+        if hi == 0:
+            return 0.0
+        return self.observed_at - self.data.timestamps[0]
+
+    def to_observation(self) -> Observation:
+        """Summarise the window as its latest observation."""
+        latest = self.latest()
+        return Observation(
+            workload=self.workload,
+            signal=self.signal,
+            source=self.source,
+            observed_at=from_epoch(self.observed_at),
+            sample_at=None if latest is None else from_epoch(latest[0]),
+            value=None if latest is None else latest[1],
+            health=self.health,
+            message=self.message,
+        )
+
+
+def window_at(window: SignalWindow, now: datetime) -> SignalWindow:
+    """The same series seen at another moment (used by replay to step the clock)."""
+    return SignalWindow(
+        workload=window.workload,
+        signal=window.signal,
+        source=window.source,
+        observed_at=epoch(now),
+        data=window.data,
+        health=window.health,
+        message=window.message,
+    )

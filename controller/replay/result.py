@@ -1,0 +1,140 @@
+"""What a replay produced: the timeline, every decision, the score and the chart data.
+
+The report renderers (controller.report) read only this model, so a replay result saved as
+JSON can be re-rendered later.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from controller.models.base import Duration, FrozenModel, UtcDatetime
+from controller.models.decisions import (
+    ActionResult,
+    Approval,
+    PolicyDecision,
+    VerificationResult,
+)
+from controller.models.actions import Plan
+from controller.models.incident import BlindSpot, Incident
+from controller.models.signals import Signal
+from controller.models.workloads import WorkloadRef
+
+
+class TimelineKind(StrEnum):
+    """Stages of the loop, in the order they normally happen."""
+
+    DETECTION = "detection"
+    BLIND = "blind"
+    SIGHT_RESTORED = "sight_restored"
+    PROPOSAL = "proposal"
+    VERDICT = "verdict"
+    APPROVAL = "approval"
+    ACTION = "action"
+    VERIFICATION = "verification"
+    ESCALATION = "escalation"
+    RESOLVED = "resolved"
+
+
+class TimelineEvent(FrozenModel):
+    """One row of the report's timeline."""
+
+    at: UtcDatetime
+    kind: TimelineKind
+    summary: str
+    incident_id: str | None = None
+    workload: WorkloadRef | None = None
+    plan_hash: str | None = None
+
+
+class ScoreCheck(FrozenModel):
+    """One scored question; ``passed`` None means not applicable to this incident."""
+
+    name: str
+    passed: bool | None
+    detail: str
+
+
+class Score(FrozenModel):
+    """How the replay did against the incident's ground truth."""
+
+    detected: bool
+    time_to_detect: Duration | None = None
+    root_cause_correct: bool | None = None
+    action_acceptable: bool | None = None
+    forbidden_action_taken: bool = False
+    checks: tuple[ScoreCheck, ...]
+    passed: bool
+
+
+class ComparisonStatus(StrEnum):
+    """How a recorded decision lines up with the replayed one."""
+
+    SAME = "same"
+    DIFFERENT = "different"
+    ONLY_RECORDED = "only_recorded"
+    ONLY_REPLAYED = "only_replayed"
+
+
+class ComparisonRow(FrozenModel):
+    """One recorded action next to what the replay did for the same workload."""
+
+    workload: WorkloadRef | None
+    status: ComparisonStatus
+    recorded: str | None = None
+    recorded_at: UtcDatetime | None = None
+    replayed: str | None = None
+    replayed_at: UtcDatetime | None = None
+
+
+class ChartSeries(FrozenModel):
+    """A key signal for the HTML chart (canonical unit, gaps dropped)."""
+
+    workload: WorkloadRef
+    signal: Signal
+    unit: str
+    timestamps: tuple[float, ...]
+    values: tuple[float, ...]
+    threshold: float | None = None
+
+
+class ReplayRun(FrozenModel):
+    """How the replay was configured."""
+
+    incident_file: str
+    policy_name: str
+    policy_hash: str
+    runbooks: tuple[str, ...]
+    approvals_mode: str
+    planner: str = "runbook"
+    tick: Duration
+    ledger_path: str | None = None
+    ledger_head: str | None = None
+
+
+class ReplayResult(FrozenModel):
+    """Everything a replay decided, in one serialisable document."""
+
+    schema_version: int = 1
+    name: str
+    title: str
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    reference_time: UtcDatetime = Field(
+        description="Times in the report are relative to this: ground-truth onset, else the "
+        "first detection, else the window start."
+    )
+    run: ReplayRun
+    timeline: tuple[TimelineEvent, ...] = ()
+    incidents: tuple[Incident, ...] = ()
+    plans: tuple[Plan, ...] = ()
+    decisions: tuple[PolicyDecision, ...] = ()
+    approvals: tuple[Approval, ...] = ()
+    actions: tuple[ActionResult, ...] = ()
+    verifications: tuple[VerificationResult, ...] = ()
+    blind_spots: tuple[BlindSpot, ...] = ()
+    score: Score | None = None
+    comparison: tuple[ComparisonRow, ...] = ()
+    charts: tuple[ChartSeries, ...] = ()

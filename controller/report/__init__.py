@@ -1,0 +1,1 @@
+"""Renderers for replay results: terminal, JSON, Markdown and a self-contained HTML page."""

@@ -1,0 +1,164 @@
+"""The one typed settings root: ``Settings`` (env prefix ``AIOPS_``, nested delimiter ``__``).
+
+Values come from, in rising priority: defaults here, an optional YAML file (``--config`` or
+``AIOPS_CONFIG``), then environment variables such as ``AIOPS_DETECTION__LATENCY_FOR=5m``.
+Settings are passed explicitly; nothing reads ``os.environ`` at import time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from controller.errors import ConfigError
+from controller.models.base import Duration
+from controller.models.incident import Severity
+from controller.models.signals import Signal
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class BurnWindow(_Group):
+    """One multi-window burn-rate alert: both windows must burn faster than ``factor``."""
+
+    long: Duration
+    short: Duration
+    factor: float = Field(gt=0, description="Burn rate (multiples of the error budget).")
+    severity: Severity = Severity.PAGE
+
+
+def _default_burn_windows() -> tuple[BurnWindow, ...]:
+    # The SRE Workbook's paging pair: 2% of a 30-day budget in 1h, 5% in 6h.
+    return (
+        BurnWindow(long=timedelta(hours=1), short=timedelta(minutes=5), factor=14.4),
+        BurnWindow(long=timedelta(hours=6), short=timedelta(minutes=30), factor=6.0),
+    )
+
+
+class DetectionSettings(_Group):
+    """Thresholds of the deterministic detectors. Durations accept ``"5m"`` style strings."""
+
+    burn_windows: tuple[BurnWindow, ...] = Field(default_factory=_default_burn_windows)
+    min_request_rate: float = Field(
+        default=0.05, ge=0, description="req/s below which error ratios are too noisy to judge."
+    )
+    latency_p99_seconds: float = Field(
+        default=1.0, gt=0, description="p99 threshold when the workload's SLO sets none."
+    )
+    latency_for: Duration = Field(default=timedelta(minutes=3), description="Persistence.")
+    clear_ratio: float = Field(
+        default=0.8, gt=0, lt=1, description="Hysteresis: clear below threshold x clear_ratio."
+    )
+    clear_for: Duration = Field(default=timedelta(minutes=5), description="Time below to clear.")
+    cpu_saturation: float = Field(default=0.9, gt=0, description="usage / request.")
+    memory_saturation: float = Field(default=0.9, gt=0, le=1, description="usage / limit.")
+    saturation_for: Duration = timedelta(minutes=5)
+    memory_leak_window: Duration = Field(default=timedelta(minutes=30))
+    memory_leak_min_growth: float = Field(
+        default=0.15, gt=0, le=1, description="Growth (fraction of the limit) over the window."
+    )
+    memory_leak_horizon: Duration = Field(
+        default=timedelta(hours=2), description="Fire when the trend reaches the limit within."
+    )
+    crash_loop_restarts: int = Field(default=3, ge=1)
+    crash_loop_window: Duration = timedelta(minutes=10)
+    restart_burst_restarts: int = Field(default=5, ge=1)
+    restart_burst_window: Duration = timedelta(minutes=2)
+    stuck_rollout_deadline: Duration = timedelta(minutes=10)
+    change_window: Duration = Field(
+        default=timedelta(minutes=30), description="A change this close before onset is a suspect."
+    )
+    over_provisioned_below: float = Field(default=0.2, gt=0, lt=1, description="cpu usage/request.")
+    over_provisioned_for: Duration = timedelta(hours=2)
+    stale_after: Duration = Field(
+        default=timedelta(seconds=90), description="A signal with no newer sample is no_data."
+    )
+    required_signals: tuple[Signal, ...] = Field(
+        default=(
+            Signal.REQUEST_RATE,
+            Signal.ERROR_RATIO,
+            Signal.LATENCY_P99,
+            Signal.CPU_SATURATION,
+            Signal.MEMORY_SATURATION,
+            Signal.RESTARTS,
+        ),
+        description="Signals whose absence makes a workload blind.",
+    )
+
+
+class ApprovalSettings(_Group):
+    """Human approval timing."""
+
+    ttl: Duration = Field(default=timedelta(minutes=15), description="Unanswered means rejected.")
+
+
+class ReplaySettings(_Group):
+    """Replay engine defaults."""
+
+    tick: Duration | None = Field(
+        default=None, description="Simulated loop interval; default: the incident's step."
+    )
+
+
+class LogSettings(_Group):
+    """Structured logging."""
+
+    format: Literal["console", "json"] = "console"
+    level: Literal["debug", "info", "warning", "error"] = "warning"
+
+
+class Settings(BaseSettings):
+    """Root of all controller configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIOPS_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    detection: DetectionSettings = DetectionSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
+    replay: ReplaySettings = ReplaySettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats the YAML file (passed as init values), which beats defaults."""
+        return (env_settings, init_settings)
+
+
+def _location(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(root)"
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Build settings from an optional YAML file plus the environment; raise ConfigError."""
+    source = str(config_file) if config_file else "environment (AIOPS_*)"
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(config_file, "", f"cannot read: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(config_file, "", f"invalid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(config_file, "(root)", "must be a mapping")
+        values = loaded or {}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(source, _location(first), first["msg"]) from exc
