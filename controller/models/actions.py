@@ -198,3 +198,24 @@ class Plan(FrozenModel):
             else self.verification.model_dump(mode="json"),
         }
         return sha256_hex(canonical_json(content))
+
+
+def describe(action: Action) -> str:
+    """One human sentence for an action, used in timelines, ledgers and reports."""
+    if isinstance(action, ScaleAction):
+        return f"scale {action.target} {action.from_replicas} -> {action.to_replicas} replicas"
+    if isinstance(action, RollbackAction):
+        image = f" ({action.to_image})" if action.to_image else ""
+        return f"rollback {action.target} rev {action.from_revision} -> {action.to_revision}{image}"
+    if isinstance(action, AdjustHpaAction):
+        return (
+            f"adjust HPA {action.hpa_name} of {action.target}: min {action.from_min} -> "
+            f"{action.to_min}, max {action.from_max} -> {action.to_max}"
+        )
+    if isinstance(action, RestartAction):
+        return f"rolling restart of {action.target}"
+    if isinstance(action, PauseRolloutAction):
+        return f"pause rollout of {action.target}"
+    if isinstance(action, NoAction):
+        return f"no action: {action.reason}"
+    return f"escalate to a human: {action.reason}"

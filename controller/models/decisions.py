@@ -44,10 +44,13 @@ class ReasonCode(StrEnum):
     NAMESPACE_RATE_CAP = "namespace_rate_cap"
     CHANGE_FREEZE = "change_freeze"
     INPUTS_STALE = "inputs_stale"
+    PLAN_STALE = "plan_stale"
+    ROLLOUT_IN_PROGRESS = "rollout_in_progress"
     INPUTS_BLIND = "inputs_blind"
     APPROVAL_REQUIRED_KIND = "approval_required_kind"
     APPROVAL_REQUIRED_RISK = "approval_required_risk"
     APPROVAL_REQUIRED_NAMESPACE = "approval_required_namespace"
+    APPROVAL_REQUIRED_ROLLOUT = "approval_required_rollout"
     DRY_RUN = "dry_run"
 
 

@@ -12,7 +12,7 @@ import math
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from controller.models.actions import Action, ActionKind
 from controller.models.base import Duration, FrozenModel, UtcDatetime, epoch
@@ -70,21 +70,36 @@ class MetricSeries(FrozenModel):
     timestamps: tuple[float, ...]
     values: tuple[float | None, ...]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> MetricSeries:
-        canonical = CANONICAL_UNITS[self.signal]
-        if self.unit not in UNIT_FACTORS[canonical]:
+    @field_validator("unit")
+    @classmethod
+    def _unit_fits_signal(cls, unit: str, info: ValidationInfo) -> str:
+        signal = info.data.get("signal")
+        if signal is None:
+            return unit
+        canonical = CANONICAL_UNITS[signal]
+        if unit not in UNIT_FACTORS[canonical]:
             accepted = ", ".join(sorted(UNIT_FACTORS[canonical]))
-            raise ValueError(f"unit {self.unit!r} is not valid for {self.signal}: use {accepted}")
-        if len(self.timestamps) != len(self.values):
-            raise ValueError(
-                f"timestamps ({len(self.timestamps)}) and values ({len(self.values)}) differ"
-            )
-        _check_timestamps(self.timestamps)
-        for index, value in enumerate(self.values):
+            raise ValueError(f"unit {unit!r} is not valid for {signal}: use {accepted}")
+        return unit
+
+    @field_validator("timestamps")
+    @classmethod
+    def _increasing(cls, timestamps: tuple[float, ...]) -> tuple[float, ...]:
+        _check_timestamps(timestamps)
+        return timestamps
+
+    @field_validator("values")
+    @classmethod
+    def _finite_and_aligned(
+        cls, values: tuple[float | None, ...], info: ValidationInfo
+    ) -> tuple[float | None, ...]:
+        timestamps = info.data.get("timestamps")
+        if timestamps is not None and len(timestamps) != len(values):
+            raise ValueError(f"{len(values)} values for {len(timestamps)} timestamps")
+        for index, value in enumerate(values):
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"value at index {index} is not finite; use null for a gap")
-        return self
+        return values
 
     def to_series_data(self) -> SeriesData:
         """Samples in the canonical unit, gaps dropped."""
@@ -188,7 +203,7 @@ class GroundTruth(FrozenModel):
 class IncidentFile(FrozenModel):
     """The whole replayable incident."""
 
-    apiVersion: Literal["aiops.dev/v1alpha1"]  # noqa: N815 - the file's own field name
+    apiVersion: Literal["aiops.dev/v1alpha1"]  # the file's own field name
     kind: Literal["Incident"]
     metadata: IncidentMetadata
     window: TimeWindow

@@ -88,7 +88,12 @@ class SloSpec(FrozenModel):
 
 
 class WorkloadInventory(FrozenModel):
-    """Everything known about one workload at the start of the incident window."""
+    """Everything known about one workload, as captured for the incident.
+
+    Capture usually happens at the fault, so ``current_revision`` is the revision that was
+    running then. During a replay, recorded deploy events move the simulated cluster's
+    current revision at their time (adding unknown revisions to the history).
+    """
 
     ref: WorkloadRef
     service: str | None = Field(

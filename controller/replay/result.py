@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from controller.models.actions import Plan
 from controller.models.base import Duration, FrozenModel, UtcDatetime
 from controller.models.decisions import (
     ActionResult,
@@ -17,7 +18,6 @@ from controller.models.decisions import (
     PolicyDecision,
     VerificationResult,
 )
-from controller.models.actions import Plan
 from controller.models.incident import BlindSpot, Incident
 from controller.models.signals import Signal
 from controller.models.workloads import WorkloadRef

@@ -1,0 +1,155 @@
+"""Apply a decided action the controller-runtime way: reconcile, never fire blindly.
+
+kill switch -> re-read live state -> already there? -> preconditions still hold? ->
+dry run? -> conditional write (resource version) -> ActionResult. Everything that can go
+wrong becomes a FAILED result with a reason; nothing here retries (the loop re-plans).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from controller.errors import TemporaryError
+from controller.models.actions import (
+    Action,
+    AdjustHpaAction,
+    PauseRolloutAction,
+    RestartAction,
+    RollbackAction,
+    ScaleAction,
+    is_mutating,
+)
+from controller.models.base import sha256_hex
+from controller.models.decisions import ActionResult, ActionStatus
+from controller.ports import ClusterReader, ClusterWriter, KillSwitch, LiveWorkload
+
+
+def idempotency_key(incident_id: str, plan_hash: str, step: int = 0) -> str:
+    """Stable key of one step of one plan: the same approved step never has two effects."""
+    return sha256_hex(f"{incident_id}:{plan_hash}:{step}")[:32]
+
+
+def is_satisfied(action: Action, live: LiveWorkload, key: str) -> bool:
+    """Whether the live object already is what the action would make it."""
+    inventory = live.inventory
+    if isinstance(action, ScaleAction):
+        return inventory.replicas.desired == action.to_replicas
+    if isinstance(action, AdjustHpaAction):
+        hpa = inventory.hpa
+        return hpa is not None and (hpa.min_replicas, hpa.max_replicas) == (
+            action.to_min,
+            action.to_max,
+        )
+    if isinstance(action, RollbackAction):
+        return inventory.current_revision == action.to_revision
+    if isinstance(action, PauseRolloutAction):
+        return live.paused
+    if isinstance(action, RestartAction):
+        return live.restart_token == key
+    return True
+
+
+def precondition_problem(action: Action, live: LiveWorkload) -> str | None:
+    """Why the plan no longer fits the live object (it changed since planning), or None."""
+    inventory = live.inventory
+    if isinstance(action, ScaleAction) and inventory.replicas.desired != action.from_replicas:
+        return (
+            f"replicas changed from {action.from_replicas} to {inventory.replicas.desired} "
+            "since planning"
+        )
+    if isinstance(action, AdjustHpaAction):
+        hpa = inventory.hpa
+        if hpa is None or hpa.name != action.hpa_name:
+            return f"HPA {action.hpa_name} no longer owns the workload"
+        if (hpa.min_replicas, hpa.max_replicas) != (action.from_min, action.from_max):
+            return (
+                f"HPA bounds changed from {action.from_min}-{action.from_max} to "
+                f"{hpa.min_replicas}-{hpa.max_replicas} since planning"
+            )
+    if isinstance(action, RollbackAction) and inventory.current_revision != action.from_revision:
+        return (
+            f"current revision changed from {action.from_revision} to "
+            f"{inventory.current_revision} since planning"
+        )
+    return None
+
+
+def inverse(action: Action) -> Action | None:
+    """The action that restores the state before ``action``, when one is safe to automate.
+
+    Scaling and HPA bounds revert exactly. A rollback is not reverted automatically (that
+    would re-deploy the suspect revision), and a restart or pause cannot be undone by us:
+    those escalate to a human instead.
+    """
+    if isinstance(action, ScaleAction):
+        return action.model_copy(
+            update={"from_replicas": action.to_replicas, "to_replicas": action.from_replicas}
+        )
+    if isinstance(action, AdjustHpaAction):
+        return action.model_copy(
+            update={
+                "from_min": action.to_min,
+                "from_max": action.to_max,
+                "to_min": action.from_min,
+                "to_max": action.from_max,
+            }
+        )
+    return None
+
+
+class Actuator:
+    """Reconciles one decided action against the cluster behind the injected ports."""
+
+    def __init__(
+        self, *, reader: ClusterReader, writer: ClusterWriter, kill_switch: KillSwitch
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._kill_switch = kill_switch
+
+    def execute(
+        self,
+        action: Action,
+        *,
+        plan_hash: str,
+        key: str,
+        dry_run: bool,
+        now: datetime,
+        revert_of: str | None = None,
+    ) -> ActionResult:
+        """Run the reconcile sequence and report what happened."""
+        status, detail = self._reconcile(action, key=key, dry_run=dry_run, now=now)
+        return ActionResult(
+            plan_hash=plan_hash,
+            idempotency_key=key,
+            action=action,
+            status=status,
+            at=now,
+            detail=detail,
+            revert_of=revert_of,
+        )
+
+    def _reconcile(
+        self, action: Action, *, key: str, dry_run: bool, now: datetime
+    ) -> tuple[ActionStatus, str]:
+        if not is_mutating(action) or action.target is None:
+            raise ValueError(f"{action.kind} does not change the cluster")
+        if self._kill_switch.engaged():
+            return ActionStatus.FAILED, "kill switch engaged: no mutation"
+        live = self._reader.get_workload(action.target)
+        if live is None:
+            return ActionStatus.FAILED, f"{action.target} no longer exists"
+        if is_satisfied(action, live, key):
+            return ActionStatus.ALREADY_DONE, "live state already matches; nothing written"
+        problem = precondition_problem(action, live)
+        if problem is not None:
+            return ActionStatus.FAILED, f"precondition failed: {problem}; re-plan needed"
+        if dry_run:
+            return ActionStatus.DRY_RUN, "dry run: would apply, changed nothing"
+        try:
+            self._writer.apply(
+                action, resource_version=live.resource_version, idempotency_key=key, now=now
+            )
+        except TemporaryError as exc:
+            return ActionStatus.FAILED, f"write failed: {exc}"
+        return ActionStatus.APPLIED, f"conditional write at resourceVersion {live.resource_version}"

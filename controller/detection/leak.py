@@ -1,0 +1,154 @@
+"""Memory leak: memory that climbs steadily towards its limit while the load does not.
+
+A least-squares line through memory_saturation over ``memory_leak_window`` must rise by at
+least ``memory_leak_min_growth`` (fraction of the limit), fit well, and reach the limit within
+``memory_leak_horizon``. Growth that tracks a rising request rate is load, not a leak, and is
+left to the saturation detector.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.detection.context import DetectorInput, pct
+from controller.detection.persistence import mean_between
+from controller.models.incident import Finding, FindingKind, Severity
+from controller.models.signals import Signal, SignalWindow
+from controller.settings import DetectionSettings
+
+MIN_R_SQUARED = 0.8
+"""How straight the climb must be; a noisy plateau is not a leak."""
+
+MAX_LOAD_GROWTH = 0.25
+"""Request-rate growth over the window (relative) above which memory growth is explained."""
+
+PAGE_WITHIN_SECONDS = 30 * 60.0
+"""A projected OOM sooner than this pages; later is a ticket."""
+
+MIN_POINTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A fitted line: slope per second, value at ``now``, goodness of fit, first sample time."""
+
+    slope: float
+    at_now: float
+    r_squared: float
+    first: float
+
+
+def fit(points: Sequence[tuple[float, float]], now: float) -> Trend | None:
+    """Ordinary least squares of value on time; None when the line is undefined.
+
+    Times are shifted to ``now`` first: squaring epoch seconds would lose the precision the
+    slope needs.
+    """
+    count = len(points)
+    if count < 2:
+        return None
+    times = [t - now for t, _ in points]
+    mean_t = sum(times) / count
+    mean_v = sum(v for _, v in points) / count
+    dt = [t - mean_t for t in times]
+    dv = [v - mean_v for _, v in points]
+    sxx = sum(d * d for d in dt)
+    sxy = sum(a * b for a, b in zip(dt, dv, strict=True))
+    syy = sum(d * d for d in dv)
+    if not all(math.isfinite(x) for x in (sxx, sxy, syy, mean_v)) or sxx <= 0 or syy <= 0:
+        return None
+    slope = sxy / sxx
+    r_squared = (sxy / sxx) * (sxy / syy)
+    trend = Trend(slope, mean_v - slope * mean_t, r_squared, points[0][0])
+    return trend if math.isfinite(trend.at_now) and math.isfinite(r_squared) else None
+
+
+def load_growth(requests: SignalWindow, seconds: float, floor: float) -> float | None:
+    """Relative change of the mean request rate from the first to the last quarter.
+
+    From (almost) no traffic, any traffic above ``floor`` counts as unbounded growth.
+    """
+    early = mean_between(requests, seconds, seconds * 0.75)
+    late = mean_between(requests, seconds * 0.25, 0.0)
+    if early is None or late is None:
+        return None
+    if early <= 0:
+        return float("inf") if late > floor else 0.0
+    return (late - early) / early
+
+
+def seconds_to_limit(trend: Trend) -> float:
+    """When the fitted line reaches 1.0 (the memory limit), counted from now."""
+    return max(0.0, (1.0 - trend.at_now) / trend.slope)
+
+
+def leak_trend(memory: SignalWindow, seconds: float) -> Trend | None:
+    """The fitted memory trend over ``seconds`` when there is enough history to fit one."""
+    if memory.coverage_seconds() < seconds or memory.count(seconds) < MIN_POINTS:
+        return None
+    return fit(memory.points(seconds), memory.observed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """The numbers behind a leak finding."""
+
+    trend: Trend
+    growth: float
+    eta: float
+    load: float
+
+
+def leak_evidence(
+    memory: SignalWindow, requests: SignalWindow, settings: DetectionSettings
+) -> Leak | None:
+    """All leak conditions at once; None as soon as one fails."""
+    seconds = settings.memory_leak_window.total_seconds()
+    trend = leak_trend(memory, seconds)
+    if trend is None or trend.slope <= 0 or trend.r_squared < MIN_R_SQUARED:
+        return None
+    growth = trend.slope * seconds
+    eta = seconds_to_limit(trend)
+    if not math.isfinite(growth) or growth < settings.memory_leak_min_growth:
+        return None
+    if eta > settings.memory_leak_horizon.total_seconds():
+        return None
+    load = load_growth(requests, seconds, settings.min_request_rate)
+    if load is None or load >= MAX_LOAD_GROWTH:
+        return None
+    return Leak(trend, growth, eta, load)
+
+
+def detect_memory_leak(inputs: DetectorInput) -> Finding | None:
+    """MEMORY_LEAK: steady growth towards the limit not explained by load.
+
+    Needs memory_saturation and request_rate (without the load the growth is unexplained
+    but also unexplainable, so it does not judge). Ticket, or page when the projected OOM is
+    less than 30 minutes away.
+    """
+    memory = inputs.windows.get(Signal.MEMORY_SATURATION)
+    requests = inputs.windows.get(Signal.REQUEST_RATE)
+    if memory is None or requests is None:
+        return None
+    settings = inputs.settings
+    leak = leak_evidence(memory, requests, settings)
+    if leak is None:
+        return None
+    trend, minutes = leak.trend, settings.memory_leak_window.total_seconds() / 60
+    return inputs.finding(
+        FindingKind.MEMORY_LEAK,
+        Severity.PAGE if leak.eta <= PAGE_WITHIN_SECONDS else Severity.TICKET,
+        trend.first,
+        signal=Signal.MEMORY_SATURATION,
+        value=leak.growth,
+        threshold=settings.memory_leak_min_growth,
+        window=settings.memory_leak_window,
+        detail=(
+            f"memory grew {pct(leak.growth)} of the limit over {minutes:.0f}m "
+            f"({pct(trend.slope * 3600)}/h, r^2 {trend.r_squared:.2f}), now {pct(trend.at_now)}; "
+            f"projected to reach the limit in {leak.eta / 60:.0f}m; request rate changed "
+            f"{pct(leak.load)} (not load-driven below {pct(MAX_LOAD_GROWTH)})"
+        ),
+    )

@@ -1,0 +1,85 @@
+"""Stuck rollouts, from deploy and rollout events alone (no metrics needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from controller.detection.context import DetectorInput
+from controller.models.base import epoch, format_duration
+from controller.models.events import ClusterEvent, EventKind
+from controller.models.incident import Finding, FindingKind, Severity
+
+
+def newest_deploy(events: Sequence[ClusterEvent]) -> int | None:
+    """Index of the newest deploy event (events are oldest first), or None."""
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].kind is EventKind.DEPLOY:
+            return index
+    return None
+
+
+def open_stall(after: Sequence[ClusterEvent]) -> ClusterEvent | None:
+    """The first rollout_stalled event that no later rollout_complete resolved."""
+    stall: ClusterEvent | None = None
+    for event in after:
+        if event.kind is EventKind.ROLLOUT_COMPLETE:
+            stall = None
+        elif event.kind is EventKind.ROLLOUT_STALLED and stall is None:
+            stall = event
+    return stall
+
+
+def stuck_since(
+    deploy: ClusterEvent, after: Sequence[ClusterEvent], inputs: DetectorInput
+) -> float | None:
+    """When the rollout started being stuck, or None when it is not stuck.
+
+    Stuck means: a stall was reported and not followed by completion, or no completion at
+    all and the deploy is older than ``stuck_rollout_deadline``.
+    """
+    deadline = inputs.settings.stuck_rollout_deadline.total_seconds()
+    candidates: list[float] = []
+    stall = open_stall(after)
+    if stall is not None:
+        candidates.append(epoch(stall.time))
+    completed = any(event.kind is EventKind.ROLLOUT_COMPLETE for event in after)
+    if not completed and inputs.now - epoch(deploy.time) > deadline:
+        candidates.append(epoch(deploy.time) + deadline)
+    return min(candidates) if candidates else None
+
+
+def detect_stuck_rollout(inputs: DetectorInput) -> Finding | None:
+    """STUCK_ROLLOUT (ticket): the newest deploy never completed or reported a stall.
+
+    A ticket, because the old pods usually keep serving; crash loops or errors of the new
+    revision raise their own, paging, findings.
+    """
+    events = [event for event in inputs.events if epoch(event.time) <= inputs.now]
+    index = newest_deploy(events)
+    if index is None:
+        return None
+    deploy = events[index]
+    after = events[index + 1 :]
+    since = stuck_since(deploy, after, inputs)
+    if since is None:
+        return None
+    deadline = inputs.settings.stuck_rollout_deadline
+    age = inputs.now - epoch(deploy.time)
+    stall = open_stall(after)
+    stalled = f"; stalled: {stall.reason or stall.message or 'rollout_stalled'}" if stall else ""
+    return inputs.finding(
+        FindingKind.STUCK_ROLLOUT,
+        Severity.TICKET,
+        since,
+        signal=None,
+        value=age,
+        threshold=deadline.total_seconds(),
+        window=deadline,
+        detail=(
+            f"deploy of revision {deploy.revision or '?'} ({deploy.image or 'image unknown'}) "
+            f"at {deploy.time:%Y-%m-%dT%H:%M:%SZ}, {format_duration(timedelta(seconds=age))} "
+            "ago, has no "
+            f"rollout_complete (deadline {format_duration(deadline)}){stalled}"
+        ),
+    )

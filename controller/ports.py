@@ -1,0 +1,105 @@
+"""Narrow protocols for every side effect. Concretes are chosen in one place (the replay
+engine today, ``app.py`` for the live operator) and injected; decisions never reach past them.
+
+In-package fakes live in ``controller.testing`` and serve both the tests and ``aiops replay``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from controller.models.actions import Action
+from controller.models.decisions import Approval, ApprovalRequest
+from controller.models.events import ClusterEvent
+from controller.models.ledger import EntryType, LedgerEntry
+from controller.models.signals import Signal, SignalWindow
+from controller.models.workloads import NamespaceInfo, WorkloadInventory, WorkloadRef
+
+
+class Clock(Protocol):
+    """The only source of "now" (simulated in replay, wall clock live)."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        ...
+
+
+class MetricsSource(Protocol):
+    """Observes every signal of the given workloads in one batch per tick."""
+
+    def observe(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        """Windows keyed by ``WorkloadRef.key``; a missing signal means no data at all."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveWorkload:
+    """A workload as read right now, with the version a conditional write must match."""
+
+    inventory: WorkloadInventory
+    resource_version: str
+    paused: bool = False
+    restart_token: str | None = None
+
+
+class ClusterReader(Protocol):
+    """Reads cluster state (live GETs, never a possibly stale cache, before acting)."""
+
+    def get_workload(self, ref: WorkloadRef) -> LiveWorkload | None:
+        """The workload, or None when it does not exist."""
+        ...
+
+    def get_namespace(self, name: str) -> NamespaceInfo | None:
+        """The namespace and its labels, or None when it does not exist."""
+        ...
+
+    def events(self, ref: WorkloadRef, until: datetime) -> tuple[ClusterEvent, ...]:
+        """The workload's events up to ``until``, oldest first."""
+        ...
+
+
+class ClusterWriter(Protocol):
+    """Conditional writes only: a changed ``resource_version`` means conflict, not overwrite."""
+
+    def apply(
+        self, action: Action, *, resource_version: str, idempotency_key: str, now: datetime
+    ) -> LiveWorkload:
+        """Apply a mutating action; raise TemporaryError on a version conflict."""
+        ...
+
+
+class KillSwitch(Protocol):
+    """Global off switch, read right before every mutating call."""
+
+    def engaged(self) -> bool:
+        """True when no mutation may happen."""
+        ...
+
+
+class ApprovalChannel(Protocol):
+    """Where a human answers. Replay uses scripted stand-ins."""
+
+    def decide(self, request: ApprovalRequest) -> Approval:
+        """Return the answer (an expiry is an Approval with outcome expired)."""
+        ...
+
+
+class LedgerSink(Protocol):
+    """Append-only record of decisions and actions."""
+
+    def append(
+        self,
+        time: datetime,
+        entry_type: EntryType,
+        payload: dict[str, Any],
+        *,
+        incident_id: str | None = None,
+        plan_hash: str | None = None,
+    ) -> LedgerEntry:
+        """Chain and persist one entry."""
+        ...

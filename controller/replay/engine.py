@@ -1,0 +1,208 @@
+"""``aiops replay``: step a simulated clock through an incident file and run the live code.
+
+Each tick observes the recorded series (never past ``now``), runs detection, and hands new
+or re-diagnosed incidents to the pipeline (runbook planner, guardrails, approvals, the
+reconciling actuator against a simulated cluster, verification). Metrics do not react to the
+replayed actions (open loop): verification judges what the recording shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import structlog
+from opentelemetry import trace
+
+from controller.actuators.reconcile import Actuator
+from controller.approvals.scripted import DenyAll, GrantAll, RecordedApprovals
+from controller.detection import DetectionOutcome, DetectionState, WorkloadView, detect
+from controller.guardrails.loader import LoadedPolicy
+from controller.models.incident import Incident
+from controller.models.incident_file import IncidentFile
+from controller.observers.recorded import RecordedMetrics
+from controller.planner.runbooks import Runbook
+from controller.ports import ApprovalChannel, LedgerSink
+from controller.replay.charts import chart_series
+from controller.replay.comparison import compare_decisions
+from controller.replay.pipeline import IncidentPipeline, TickContext, Windows
+from controller.replay.recorder import Recorder
+from controller.replay.result import ReplayResult, ReplayRun
+from controller.replay.scoring import score_replay
+from controller.settings import Settings
+from controller.testing import SimulatedCluster, StaticKillSwitch
+
+log = structlog.get_logger("aiops.replay")
+tracer = trace.get_tracer("aiops.controller")
+
+
+class ApprovalsMode(StrEnum):
+    """Who answers approval requests during a replay."""
+
+    RECORDED = "recorded"
+    GRANT = "grant"
+    DENY = "deny"
+
+
+def default_approvals_mode(incident: IncidentFile) -> ApprovalsMode:
+    """Recorded answers when the file has them, else grant (a replay changes nothing real)."""
+    return ApprovalsMode.RECORDED if incident.recorded.approvals else ApprovalsMode.GRANT
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayInputs:
+    """Everything a replay needs, already loaded and validated."""
+
+    incident: IncidentFile
+    source: str
+    policy: LoadedPolicy
+    runbooks: tuple[Runbook, ...]
+    settings: Settings
+    approvals: ApprovalsMode
+
+
+def _approver(inputs: ReplayInputs) -> ApprovalChannel:
+    if inputs.approvals is ApprovalsMode.RECORDED:
+        return RecordedApprovals(inputs.incident.recorded.approvals)
+    if inputs.approvals is ApprovalsMode.DENY:
+        return DenyAll()
+    return GrantAll()
+
+
+def tick_interval(inputs: ReplayInputs) -> timedelta:
+    """The configured tick, else the incident's sample step."""
+    return inputs.settings.replay.tick or inputs.incident.window.step
+
+
+def _ticks(incident: IncidentFile, step: timedelta) -> list[datetime]:
+    times, now = [], incident.window.start + step
+    while now <= incident.window.end:
+        times.append(now)
+        now += step
+    return times
+
+
+class ReplayEngine:
+    """One replay run; ``run`` returns the result after the last tick."""
+
+    def __init__(self, inputs: ReplayInputs, ledger: LedgerSink) -> None:
+        self.inputs = inputs
+        self.cluster = SimulatedCluster.from_incident(inputs.incident)
+        self.metrics = RecordedMetrics(inputs.incident)
+        self.recorder = Recorder(ledger)
+        self.pipeline = IncidentPipeline(
+            policy=inputs.policy,
+            runbooks=inputs.runbooks,
+            reader=self.cluster,
+            actuator=Actuator(
+                reader=self.cluster, writer=self.cluster, kill_switch=StaticKillSwitch()
+            ),
+            approvals=_approver(inputs),
+            recorder=self.recorder,
+            approval_ttl=inputs.settings.approvals.ttl,
+            open_loop=True,
+        )
+        self.state = DetectionState.empty()
+        self.refs = [w.ref for w in inputs.incident.workloads]
+
+    def run(self) -> ReplayResult:
+        """Step through every tick of the incident window."""
+        with tracer.start_as_current_span("replay"):
+            for now in _ticks(self.inputs.incident, tick_interval(self.inputs)):
+                self._tick(now)
+        return self._result()
+
+    def _views(self, windows: Windows, now: datetime) -> list[WorkloadView]:
+        views = []
+        for ref in self.refs:
+            live = self.cluster.get_workload(ref)
+            if live is not None:
+                views.append(
+                    WorkloadView(
+                        inventory=live.inventory,
+                        windows=windows[ref.key],
+                        events=self.cluster.events(ref, now),
+                    )
+                )
+        return views
+
+    def _tick(self, now: datetime) -> None:
+        self.cluster.advance_to(now)
+        with tracer.start_as_current_span("observe"):
+            windows = self.metrics.observe(self.refs, now)
+        with tracer.start_as_current_span("detect"):
+            outcome = detect(
+                self._views(windows, now), self.state, self.inputs.settings.detection, now
+            )
+        self.state = outcome.state
+        self._record_detection(outcome, now)
+        ctx = TickContext(
+            now=now,
+            windows=windows,
+            blind=frozenset(s.workload.key for s in outcome.blind),
+            open_incidents={i.id: i for i in outcome.open},
+        )
+        self.pipeline.tick(ctx)
+        for incident in (*outcome.opened, *outcome.updated):
+            self.pipeline.on_incident(incident, ctx)
+
+    def _record_detection(self, outcome: DetectionOutcome, now: datetime) -> None:
+        for spot in outcome.newly_blind:
+            self.recorder.blind(spot, now)
+        for ref in outcome.sight_restored:
+            self.recorder.sight_restored(ref, now)
+        for incident in outcome.opened:
+            self.recorder.detection(incident, now)
+        for incident in outcome.updated:
+            self.recorder.detection(incident, now, updated=True)
+        for incident in outcome.resolved:
+            self.recorder.resolved(incident, now)
+
+    def _reference_time(self, incidents: list[Incident]) -> datetime:
+        truth = self.inputs.incident.ground_truth
+        if truth is not None and truth.onset is not None:
+            return truth.onset
+        if incidents:
+            return min(i.opened_at for i in incidents)
+        return self.inputs.incident.window.start
+
+    def _result(self) -> ReplayResult:
+        inputs, rec = self.inputs, self.recorder
+        incidents = sorted(rec.incidents.values(), key=lambda i: i.opened_at)
+        truth = inputs.incident.ground_truth
+        score = None if truth is None else score_replay(truth, incidents, rec.plans, rec.actions)
+        return ReplayResult(
+            name=inputs.incident.metadata.name,
+            title=inputs.incident.metadata.title or inputs.incident.metadata.name,
+            window_start=inputs.incident.window.start,
+            window_end=inputs.incident.window.end,
+            reference_time=self._reference_time(incidents),
+            run=ReplayRun(
+                incident_file=inputs.source,
+                policy_name=inputs.policy.policy.metadata.name,
+                policy_hash=inputs.policy.hash,
+                runbooks=tuple(r.id for r in inputs.runbooks),
+                approvals_mode=inputs.approvals.value,
+                tick=tick_interval(inputs),
+            ),
+            timeline=tuple(sorted(rec.timeline, key=lambda e: e.at)),
+            incidents=tuple(incidents),
+            plans=tuple(rec.plans),
+            decisions=tuple(rec.decisions),
+            approvals=tuple(rec.approvals),
+            actions=tuple(rec.actions),
+            verifications=tuple(rec.verifications),
+            blind_spots=tuple(rec.blind_spots),
+            score=score,
+            comparison=compare_decisions(inputs.incident.recorded, rec.actions),
+            charts=chart_series(inputs.incident, incidents, inputs.settings.detection),
+        )
+
+
+def run_replay(inputs: ReplayInputs, ledger: LedgerSink) -> ReplayResult:
+    """Replay ``inputs`` writing every decision to ``ledger``."""
+    log.info(
+        "replay started", incident=inputs.incident.metadata.name, approvals=inputs.approvals.value
+    )
+    return ReplayEngine(inputs, ledger).run()

@@ -1,0 +1,260 @@
+"""Score a replay against the incident file's ground truth.
+
+Pure and deterministic: models in, a ``Score`` out, no clock and no I/O, so a score can be
+recomputed from a saved replay result and two replays of one file always score the same.
+
+Each question becomes a ``ScoreCheck`` whose detail quotes the numbers behind it, because a
+reader of a postmortem must be able to see *why* a check failed without re-running anything.
+``passed=None`` means the question does not apply to this incident (for example the root
+cause on a fault-free day); it never counts as a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from controller.models.actions import MUTATING_KINDS, ActionKind, Plan
+from controller.models.base import format_duration
+from controller.models.decisions import ActionResult, ActionStatus
+from controller.models.incident import FaultKind, Incident
+from controller.models.incident_file import GroundTruth
+from controller.replay.result import Score, ScoreCheck
+
+EFFECTIVE_STATUSES = frozenset(
+    {ActionStatus.APPLIED, ActionStatus.ALREADY_DONE, ActionStatus.DRY_RUN}
+)
+"""Statuses of an action that took effect; a dry run counts as what the controller *would* do."""
+
+PASSIVE_KINDS = frozenset({ActionKind.NO_ACTION, ActionKind.ESCALATE})
+"""Kinds that make "nothing took effect" an acceptable outcome when the truth lists them."""
+
+CHECK_DETECTED = "detected"
+CHECK_TIME_TO_DETECT = "time to detect"
+CHECK_ROOT_CAUSE = "root cause"
+CHECK_ACTION = "action acceptable"
+CHECK_FORBIDDEN = "no forbidden action"
+
+
+def took_effect(result: ActionResult) -> bool:
+    """Whether an action changed (or in dry run would have changed) the cluster."""
+    return result.status in EFFECTIVE_STATUSES
+
+
+def score_replay(
+    truth: GroundTruth,
+    incidents: Sequence[Incident],
+    plans: Sequence[Plan],
+    actions: Sequence[ActionResult],
+) -> Score:
+    """Answer the scoring questions for one replay; ``passed`` needs every applicable check.
+
+    Reverts (``revert_of`` set) are left out of the action checks: undoing an own action after
+    a failed verification is the safety net working, not a second remediation.
+    """
+    ordered = sorted(incidents, key=lambda incident: (incident.opened_at, incident.id))
+    primary = _primary_incident(truth, ordered)
+    effective = [a for a in actions if took_effect(a) and a.revert_of is None]
+    time_to_detect, ttd_check = _check_time_to_detect(truth, primary)
+    forbidden = _forbidden_taken(truth, effective)
+    checks = (
+        _check_detected(truth, ordered, primary),
+        ttd_check,
+        _check_root_cause(truth, primary),
+        _check_action(truth, effective, plans),
+        _check_forbidden(truth, forbidden),
+    )
+    return Score(
+        detected=bool(ordered),
+        time_to_detect=time_to_detect,
+        root_cause_correct=checks[2].passed,
+        action_acceptable=checks[3].passed,
+        forbidden_action_taken=bool(forbidden),
+        checks=checks,
+        passed=all(check.passed is not False for check in checks) and not forbidden,
+    )
+
+
+def _primary_incident(truth: GroundTruth, ordered: Sequence[Incident]) -> Incident | None:
+    """The incident the score is about: the first on the root cause, else the first at all."""
+    if truth.root_cause is not None:
+        on_root = [i for i in ordered if i.workload == truth.root_cause]
+        if on_root:
+            return on_root[0]
+    return ordered[0] if ordered else None
+
+
+def _check_detected(
+    truth: GroundTruth, ordered: Sequence[Incident], primary: Incident | None
+) -> ScoreCheck:
+    """A fault must open an incident; a fault-free day must open none."""
+    count = _plural(len(ordered), "incident")
+    if truth.fault is FaultKind.NONE:
+        if not ordered:
+            return ScoreCheck(
+                name=CHECK_DETECTED,
+                passed=True,
+                detail="no incident opened on a fault-free day (no false detection)",
+            )
+        first = ordered[0]
+        return ScoreCheck(
+            name=CHECK_DETECTED,
+            passed=False,
+            detail=f"false detection: {count} opened on a fault-free day, the first on "
+            f"{first.workload} at {_clock(first.opened_at)}",
+        )
+    if primary is None:
+        return ScoreCheck(
+            name=CHECK_DETECTED,
+            passed=False,
+            detail=f"no incident opened; the {truth.fault.value} fault went undetected",
+        )
+    where = f"incident {primary.id} opened on {primary.workload} at {_clock(primary.opened_at)}"
+    if truth.root_cause is not None and primary.workload != truth.root_cause:
+        where += f", none on the root-cause workload {truth.root_cause}"
+    return ScoreCheck(name=CHECK_DETECTED, passed=True, detail=f"{where} ({count} in all)")
+
+
+def _check_time_to_detect(
+    truth: GroundTruth, primary: Incident | None
+) -> tuple[timedelta | None, ScoreCheck]:
+    """Informational: how long after onset the incident opened (clamped at zero in the score).
+
+    ``Score.time_to_detect`` is a non-negative duration, so a detection before the recorded
+    onset is stored as zero and the detail sentence says "before onset" with the real gap.
+    """
+    if truth.fault is FaultKind.NONE or truth.onset is None:
+        return None, ScoreCheck(name=CHECK_TIME_TO_DETECT, passed=None, detail="no fault to detect")
+    if primary is None:
+        return None, ScoreCheck(name=CHECK_TIME_TO_DETECT, passed=None, detail="nothing detected")
+    delta = primary.opened_at - truth.onset
+    relation = "after" if delta >= timedelta(0) else "before"
+    detail = (
+        f"incident {primary.id} opened {format_duration(abs(delta))} {relation} onset "
+        f"(onset {_clock(truth.onset)}, opened {_clock(primary.opened_at)})"
+    )
+    return max(delta, timedelta(0)), ScoreCheck(
+        name=CHECK_TIME_TO_DETECT, passed=None, detail=detail
+    )
+
+
+def _check_root_cause(truth: GroundTruth, primary: Incident | None) -> ScoreCheck:
+    """The lead hypothesis of the scored incident must blame the true root-cause workload."""
+    if truth.root_cause is None:
+        return ScoreCheck(
+            name=CHECK_ROOT_CAUSE, passed=None, detail="ground truth names no root-cause workload"
+        )
+    if primary is None:
+        return ScoreCheck(name=CHECK_ROOT_CAUSE, passed=None, detail="nothing detected")
+    lead = primary.lead
+    said = (
+        f"lead hypothesis of {primary.id}: {lead.fault.value} on {lead.workload} "
+        f"(confidence {lead.confidence:.2f})"
+    )
+    if lead.workload == truth.root_cause:
+        return ScoreCheck(name=CHECK_ROOT_CAUSE, passed=True, detail=f"{said}, as in the truth")
+    return ScoreCheck(
+        name=CHECK_ROOT_CAUSE,
+        passed=False,
+        detail=f"{said}; the root cause is {truth.fault.value} on {truth.root_cause}",
+    )
+
+
+def _check_action(
+    truth: GroundTruth, effective: Sequence[ActionResult], plans: Sequence[Plan]
+) -> ScoreCheck:
+    """Every action that took effect must be acceptable; doing nothing only if truth allows."""
+    kinds = _kinds(effective)
+    if truth.fault is FaultKind.NONE:
+        return _check_fault_free_actions(kinds)
+    if not truth.acceptable_actions:
+        return ScoreCheck(
+            name=CHECK_ACTION, passed=None, detail="ground truth lists no acceptable actions"
+        )
+    acceptable = _names(truth.acceptable_actions)
+    if not kinds:
+        proposed = f"{_plural(len(plans), 'proposal')}, none took effect"
+        if PASSIVE_KINDS & set(truth.acceptable_actions):
+            return ScoreCheck(
+                name=CHECK_ACTION,
+                passed=True,
+                detail=f"{proposed}; acceptable: {acceptable}",
+            )
+        return ScoreCheck(
+            name=CHECK_ACTION,
+            passed=False,
+            detail=f"{proposed}, but the truth expects one of: {acceptable}",
+        )
+    bad = [kind for kind in kinds if kind not in truth.acceptable_actions]
+    took = f"{_plural(len(effective), 'action')} took effect ({_names(kinds)})"
+    if bad:
+        return ScoreCheck(
+            name=CHECK_ACTION,
+            passed=False,
+            detail=f"{took}; not acceptable: {_names(bad)} (acceptable: {acceptable})",
+        )
+    return ScoreCheck(name=CHECK_ACTION, passed=True, detail=f"{took}; acceptable: {acceptable}")
+
+
+def _check_fault_free_actions(kinds: Sequence[ActionKind]) -> ScoreCheck:
+    """On a fault-free day any mutating action is a needless change to production."""
+    mutating = [kind for kind in kinds if kind in MUTATING_KINDS]
+    if mutating:
+        return ScoreCheck(
+            name=CHECK_ACTION,
+            passed=False,
+            detail=f"mutating action on a fault-free day: {_names(mutating)}",
+        )
+    return ScoreCheck(
+        name=CHECK_ACTION, passed=True, detail="no mutating action took effect on a fault-free day"
+    )
+
+
+def _forbidden_taken(
+    truth: GroundTruth, effective: Sequence[ActionResult]
+) -> tuple[ActionResult, ...]:
+    """The effective actions whose kind the ground truth forbids."""
+    forbidden = set(truth.forbidden_actions)
+    return tuple(a for a in effective if ActionKind(a.action.kind) in forbidden)
+
+
+def _check_forbidden(truth: GroundTruth, taken: Sequence[ActionResult]) -> ScoreCheck:
+    """A forbidden kind taking effect fails the whole score, whatever else went right."""
+    if not truth.forbidden_actions:
+        return ScoreCheck(
+            name=CHECK_FORBIDDEN, passed=None, detail="ground truth forbids no action kind"
+        )
+    forbidden = _names(truth.forbidden_actions)
+    if taken:
+        first = taken[0]
+        return ScoreCheck(
+            name=CHECK_FORBIDDEN,
+            passed=False,
+            detail=f"{_plural(len(taken), 'forbidden action')} took effect, the first "
+            f"{first.action.kind} at {_clock(first.at)} (forbidden: {forbidden})",
+        )
+    return ScoreCheck(
+        name=CHECK_FORBIDDEN,
+        passed=True,
+        detail=f"none of the forbidden kinds took effect (forbidden: {forbidden})",
+    )
+
+
+def _kinds(actions: Iterable[ActionResult]) -> list[ActionKind]:
+    """Distinct action kinds in order of first appearance (stable detail sentences)."""
+    return list(dict.fromkeys(ActionKind(a.action.kind) for a in actions))
+
+
+def _names(kinds: Iterable[ActionKind]) -> str:
+    """``"rollback, escalate"``: kinds as a comma-separated list."""
+    return ", ".join(kind.value for kind in kinds)
+
+
+def _plural(count: int, noun: str) -> str:
+    """``"1 incident"``, ``"2 incidents"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _clock(at: datetime) -> str:
+    """UTC wall-clock time for detail sentences."""
+    return at.strftime("%H:%M:%SZ")

@@ -1,0 +1,29 @@
+"""Shared fixtures and the opt-in switches for slow tiers (e2e needs a cluster, llm a key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "incidents"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--with-e2e", action="store_true", help="also run tests needing a cluster")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--with-e2e"):
+        return
+    skip = pytest.mark.skip(reason="needs a real cluster: pass --with-e2e")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def repo() -> Path:
+    """The repository root."""
+    return REPO

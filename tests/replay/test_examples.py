@@ -1,0 +1,118 @@
+"""Every bundled example replays to the outcome its ground truth expects."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from controller.models.actions import ActionKind
+from controller.models.decisions import ActionStatus, ApprovalOutcome
+from controller.models.incident import FaultKind
+from controller.models.ledger import EntryType
+from controller.replay.engine import ApprovalsMode
+from controller.replay.result import TimelineKind
+from tests.replay.conftest import example, example_names, replay
+
+EXPECTED_ACTION = {
+    "bad-deploy": ActionKind.ROLLBACK,
+    "traffic-surge-hpa": ActionKind.ADJUST_HPA,
+    "crashloop-after-rollout": ActionKind.ROLLBACK,
+    "memory-leak": ActionKind.RESTART,
+    "quiet-day": None,
+}
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(EXPECTED_ACTION) == example_names()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ACTION))
+def test_example_replays_to_its_expected_outcome(name: str, policy, runbooks) -> None:
+    incident = example(name)
+    result, ledger = replay(incident, policy, runbooks)
+    truth = incident.ground_truth
+    assert truth is not None and result.score is not None
+    assert result.score.passed, [c for c in result.score.checks if c.passed is False]
+    effective = [a for a in result.actions if a.status is ActionStatus.APPLIED]
+    expected = EXPECTED_ACTION[name]
+    if expected is None:
+        assert result.incidents == () and result.actions == ()
+        assert truth.fault is FaultKind.NONE
+        return
+    # The first effective action is the expected kind, on the root-cause workload.
+    assert effective, "no action took effect"
+    assert effective[0].action.kind == expected
+    assert effective[0].action.target == truth.root_cause
+    first = min(result.incidents, key=lambda i: i.opened_at)
+    assert first.workload == truth.root_cause
+    assert truth.onset is not None
+    assert 0 <= (first.opened_at - truth.onset).total_seconds() <= 30 * 60
+    # No forbidden kind ever took effect, including on other workloads.
+    kinds = {ActionKind(a.action.kind) for a in effective}
+    assert not kinds & set(truth.forbidden_actions)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ACTION))
+def test_ledger_tells_the_same_story_as_the_timeline(name: str, policy, runbooks) -> None:
+    result, ledger = replay(example(name), policy, runbooks)
+    entries = Counter(e.type for e in ledger.entries)
+    stages = Counter(e.kind for e in result.timeline)
+    assert entries[EntryType.PROPOSAL] == stages[TimelineKind.PROPOSAL] == len(result.plans)
+    assert entries[EntryType.DECISION] == stages[TimelineKind.VERDICT] == len(result.decisions)
+    assert entries[EntryType.ACTION] == stages[TimelineKind.ACTION] == len(result.actions)
+    assert entries[EntryType.APPROVAL] == len(result.approvals)
+    assert entries[EntryType.VERIFICATION] == len(result.verifications)
+    # Hash chain is intact.
+    for before, after in zip(ledger.entries, ledger.entries[1:], strict=False):
+        assert after.prev_hash == before.hash
+
+
+def test_replay_is_deterministic(policy, runbooks) -> None:
+    first, ledger_a = replay(example("bad-deploy"), policy, runbooks)
+    second, ledger_b = replay(example("bad-deploy"), policy, runbooks)
+    assert first == second
+    assert ledger_a.head == ledger_b.head
+
+
+def test_replay_cannot_look_ahead(policy, runbooks) -> None:
+    """Cutting the recording after the first decision changes nothing before the cut."""
+    incident = example("bad-deploy")
+    full, _ = replay(incident, policy, runbooks)
+    cut_at = full.incidents[0].opened_at
+    window = incident.window.model_copy(update={"end": cut_at})
+    series = tuple(
+        s.model_copy(
+            update={
+                "timestamps": tuple(t for t in s.timestamps if t <= cut_at.timestamp()),
+                "values": tuple(
+                    v
+                    for t, v in zip(s.timestamps, s.values, strict=True)
+                    if t <= cut_at.timestamp()
+                ),
+            }
+        )
+        for s in incident.series
+    )
+    truncated = incident.model_copy(update={"window": window, "series": series})
+    short, _ = replay(truncated, policy, runbooks)
+    assert short.incidents[0] == full.incidents[0]
+    assert short.plans[0] == full.plans[0]
+
+
+def test_denied_approvals_mean_no_action(policy, runbooks) -> None:
+    result, _ = replay(example("bad-deploy"), policy, runbooks, approvals=ApprovalsMode.DENY)
+    assert result.actions == ()
+    assert [a.outcome for a in result.approvals] == [ApprovalOutcome.REJECTED]
+    assert any(
+        e.kind is TimelineKind.ESCALATION and "rejected" in e.summary for e in result.timeline
+    )
+    assert result.score is not None and not result.score.passed
+
+
+def test_recorded_approval_arrives_at_the_recorded_time(policy, runbooks) -> None:
+    incident = example("bad-deploy")
+    result, _ = replay(incident, policy, runbooks, approvals=ApprovalsMode.RECORDED)
+    recorded = incident.recorded.approvals[0]
+    assert result.approvals[0].decided_at == max(recorded.time, result.plans[0].snapshot_at)
+    assert result.actions[0].at == result.approvals[0].decided_at
