@@ -310,6 +310,7 @@ class IncidentPipeline:
         ctx: TickContext,
     ) -> None:
         record.settled = True
+        record.acted = True
         key = idempotency_key(incident.id, plan.plan_hash())
         with tracer.start_as_current_span("act"):
             result = self._actuator.execute(

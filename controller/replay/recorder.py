@@ -74,7 +74,8 @@ class Recorder:
 
     def detection(self, incident: Incident, now: datetime, *, updated: bool = False) -> None:
         """An incident opened (or its diagnosis changed)."""
-        self.incidents[incident.id] = incident
+        # Keep the diagnosis as opened: that is what the first plan acted on and what is scored.
+        self.incidents.setdefault(incident.id, incident)
         self._ledger.append(
             now,
             EntryType.DETECTION,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from controller.replay.result import ReplayResult
-from controller.report.view import ReportView, Stamp, build_view, not_scored_note
+from controller.report.view import FAIL, PASS, ReportView, Stamp, build_view, not_scored_note
 
 _SPECIAL = re.compile(r"([\\`*\[\]<|~]|(?<!\w)_|_(?!\w))")
 _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
@@ -76,7 +76,7 @@ def _score(view: ReportView) -> list[str]:
     rows = [
         (
             escape_markdown(s.check),
-            f"**{s.result}**" if s.result != "n/a" else "n/a",
+            f"**{s.result}**" if s.result in (PASS, FAIL) else s.result,
             escape_markdown(s.detail),
         )
         for s in view.score

@@ -18,9 +18,11 @@ from controller.replay.result import (
     ComparisonRow,
     ReplayResult,
     Score,
+    ScoreCheck,
     TimelineEvent,
     TimelineKind,
 )
+from controller.replay.scoring import CHECK_TIME_TO_DETECT
 from controller.report.timefmt import format_clock, format_relative, format_utc
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -222,9 +224,16 @@ def _comparison_line(row: ComparisonRow, reference: datetime) -> ComparisonLine:
 
 def _score_lines(score: Score) -> list[ScoreLine]:
     return [
-        ScoreLine(check=printable(c.name), result=result_word(c.passed), detail=printable(c.detail))
+        ScoreLine(check=printable(c.name), result=_result(c, score), detail=printable(c.detail))
         for c in score.checks
     ]
+
+
+def _result(check: ScoreCheck, score: Score) -> str:
+    """PASS/FAIL/n/a; the informational time-to-detect check shows the measured time."""
+    if check.name == CHECK_TIME_TO_DETECT and score.time_to_detect is not None:
+        return format_duration(score.time_to_detect)
+    return result_word(check.passed)
 
 
 def result_word(passed: bool | None) -> str:

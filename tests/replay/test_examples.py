@@ -116,3 +116,30 @@ def test_recorded_approval_arrives_at_the_recorded_time(policy, runbooks) -> Non
     recorded = incident.recorded.approvals[0]
     assert result.approvals[0].decided_at == max(recorded.time, result.plans[0].snapshot_at)
     assert result.actions[0].at == result.approvals[0].decided_at
+
+
+def test_one_action_per_incident_even_when_the_diagnosis_changes(policy, runbooks) -> None:
+    """After acting on an incident, a changed diagnosis never triggers a second plan."""
+    result, _ = replay(example("crashloop-after-rollout"), policy, runbooks)
+    acted_on = {a.plan_hash for a in result.actions}
+    for incident in result.incidents:
+        plans = [p for p in result.plans if p.incident_id == incident.id]
+        if any(p.plan_hash() in acted_on for p in plans):
+            assert len(plans) == 1, [p.action.kind for p in plans]
+
+
+def test_rollback_of_a_rollout_in_flight_needs_a_human(policy, runbooks) -> None:
+    """The crash-looping rollout never completed: aborting it is a human's call (CH-23)."""
+    result, _ = replay(example("crashloop-after-rollout"), policy, runbooks)
+    first = result.decisions[0]
+    assert first.verdict.value == "needs_approval"
+    assert "approval_required_rollout" in [c.value for c in first.codes]
+
+
+def test_recorded_deploys_move_the_simulated_cluster(policy, runbooks) -> None:
+    """With every approval denied, the human's recorded rollback (a deploy event) still
+    happens in the replayed world, so the incident is not re-planned as a fresh bad deploy."""
+    incident = example("bad-deploy")
+    result, _ = replay(incident, policy, runbooks, approvals=ApprovalsMode.DENY)
+    assert result.actions == ()
+    assert len(result.plans) == 1

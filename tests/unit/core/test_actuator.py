@@ -115,3 +115,31 @@ def test_idempotency_keys_are_stable_and_distinct() -> None:
     assert idempotency_key("i", "h") == idempotency_key("i", "h")
     assert idempotency_key("i", "h", 0) != idempotency_key("i", "h", 1)
     assert idempotency_key("i", "h") != idempotency_key("j", "h")
+
+
+def test_recorded_deploys_move_the_simulated_cluster_at_their_time() -> None:
+    from datetime import timedelta
+
+    from controller.models.events import ClusterEvent, EventKind
+
+    deploy = ClusterEvent(
+        time=T0 + timedelta(minutes=5),
+        kind=EventKind.DEPLOY,
+        workload=WEB,
+        revision=4,
+        previous_revision=3,
+        image="registry.example.com/web:1.4.0",
+        reason="DeploymentUpdated",
+    )
+    cluster = SimulatedCluster([inventory(revisions=3)], events=[deploy])
+    cluster.advance_to(T0)
+    live = cluster.get_workload(WEB)
+    assert live is not None and live.inventory.current_revision == 3
+    cluster.advance_to(T0 + timedelta(minutes=5))
+    live = cluster.get_workload(WEB)
+    assert live is not None and live.inventory.current_revision == 4
+    assert live.inventory.current is not None
+    assert live.inventory.current.image == "registry.example.com/web:1.4.0"
+    assert live.resource_version != "1"  # the world's change bumps the version
+    assert cluster.events(WEB, T0) == ()
+    assert cluster.events(WEB, T0 + timedelta(minutes=5)) == (deploy,)
