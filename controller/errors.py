@@ -12,6 +12,7 @@ replaced without touching the decision code.
     │   ├── PolicyError           a policy document
     │   ├── RunbookError          a runbook file
     │   └── ConfigError           settings / configuration file
+    ├── BackendUnavailableError  a backend a command needs cannot be reached; exit status 3
     ├── LedgerIntegrityError  a ledger fails hash-chain verification
     ├── TemporaryError        may succeed if repeated after ``delay`` seconds
     └── PermanentError        repeating cannot help: stop, record, report
@@ -72,6 +73,19 @@ class ConfigError(InputError):
     """Controller settings are invalid."""
 
     kind = "config"
+
+
+class BackendUnavailableError(AiopsError):
+    """A backend a one-shot command needs (Prometheus for ``aiops capture``) did not answer.
+
+    Not a user mistake in a file, but reported the same way: one line naming the backend,
+    what was asked and what went wrong; nothing is written.
+    """
+
+    def __init__(self, backend: str, detail: str) -> None:
+        self.backend = backend
+        self.detail = detail
+        super().__init__(f"{backend}: {detail}")
 
 
 class LedgerIntegrityError(AiopsError):

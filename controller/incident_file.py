@@ -31,7 +31,7 @@ def json_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def _first_error(exc: ValidationError) -> tuple[str, str]:
+def first_error(exc: ValidationError) -> tuple[str, str]:
     errors = exc.errors(include_url=False)
     first = errors[0]
     # Union errors carry the branch name as an extra location part; drop tagged-union noise.
@@ -83,7 +83,7 @@ def parse_incident(data: Any, source: str | Path) -> IncidentFile:
     try:
         return IncidentFile.model_validate(data)
     except ValidationError as exc:
-        location, reason = _first_error(exc)
+        location, reason = first_error(exc)
         raise IncidentFileError(source, location, reason) from exc
 
 

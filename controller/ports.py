@@ -15,7 +15,9 @@ from controller.models.actions import Action
 from controller.models.decisions import Approval, ApprovalRequest
 from controller.models.events import ClusterEvent
 from controller.models.ledger import EntryType, LedgerEntry
+from controller.models.modes import SourceHealth
 from controller.models.signals import Signal, SignalWindow
+from controller.models.traces import TraceSnapshot
 from controller.models.workloads import NamespaceInfo, WorkloadInventory, WorkloadRef
 
 
@@ -37,6 +39,22 @@ class MetricsSource(Protocol):
         ...
 
 
+class TraceSource(Protocol):
+    """Aggregated span statistics per service and call edge."""
+
+    def snapshot(self, now: datetime) -> TraceSnapshot:
+        """Statistics over the sliding window ending at ``now``."""
+        ...
+
+
+class HealthReporter(Protocol):
+    """An observer that can say whether it currently sees (feeds the controller's mode)."""
+
+    def health(self, now: datetime) -> SourceHealth:
+        """Freshness of this source at ``now``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class LiveWorkload:
     """A workload as read right now, with the version a conditional write must match."""
@@ -48,7 +66,9 @@ class LiveWorkload:
 
 
 class ClusterReader(Protocol):
-    """Reads cluster state (live GETs, never a possibly stale cache, before acting)."""
+    """Reads cluster state. Implementations backed by a watch cache fail closed (raise
+    TemporaryError) while the cache is unsynced; actuators re-read with a live GET before
+    writing (R5)."""
 
     def get_workload(self, ref: WorkloadRef) -> LiveWorkload | None:
         """The workload, or None when it does not exist."""

@@ -93,6 +93,101 @@ class DetectionSettings(_Group):
     )
 
 
+class RetrySettings(_Group):
+    """The one retry layer of an adapter (R9): bounded, jittered, honouring Retry-After."""
+
+    attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries per logical call, first included."
+    )
+    initial_backoff: Duration = Field(default=timedelta(milliseconds=500))
+    max_backoff: Duration = Field(default=timedelta(seconds=10))
+    max_retry_after: Duration = Field(
+        default=timedelta(seconds=30), description="A longer Retry-After fails the call instead."
+    )
+
+
+class BreakerSettings(_Group):
+    """Circuit breaker: open after repeated failures, half-open with one probe."""
+
+    failures: int = Field(default=5, ge=1, description="Consecutive failures that open it.")
+    reset_after: Duration = Field(
+        default=timedelta(seconds=30), description="Open time before one probe is let through."
+    )
+
+
+class PrometheusSettings(_Group):
+    """Where and how to query metrics."""
+
+    url: str | None = Field(default=None, description="Base URL, e.g. http://prometheus:9090.")
+    preset: Literal["kube-state-metrics", "otel-http", "istio", "linkerd"] = Field(
+        default="kube-state-metrics", description="Label conventions of the PromQL templates."
+    )
+    queries: dict[str, str] = Field(
+        default_factory=dict, description="Per-signal PromQL template overrides."
+    )
+    timeout: Duration = Field(default=timedelta(seconds=10), description="Per query.")
+    step: Duration = Field(default=timedelta(seconds=30), description="Range query resolution.")
+    lookback: Duration = Field(
+        default=timedelta(hours=6), description="History kept per series (longest detector window)."
+    )
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    verify_tls: bool = True
+
+
+class TracesSettings(_Group):
+    """The OTLP/HTTP receiver and its bounded aggregation."""
+
+    host: str = Field(default="127.0.0.1", description="Listen address (0.0.0.0 in cluster).")
+    port: int = Field(default=4318, ge=0, le=65535, description="OTLP/HTTP default port.")
+    window: Duration = Field(default=timedelta(minutes=5), description="Sliding window.")
+    bucket: Duration = Field(default=timedelta(seconds=10), description="Window granularity.")
+    max_services: int = Field(default=500, ge=1)
+    max_edges: int = Field(default=2000, ge=1)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_pending_spans: int = Field(
+        default=100_000, ge=0, description="Client spans kept to join with server spans."
+    )
+
+
+class KubeSettings(_Group):
+    """The Kubernetes API and the watch cache."""
+
+    kubeconfig: str | None = Field(default=None, description="None: in-cluster config.")
+    context: str | None = None
+    namespaces: tuple[str, ...] = Field(
+        default=(), description="Namespaces to watch; empty: every namespace."
+    )
+    resync: Duration = Field(default=timedelta(minutes=10), description="Periodic re-list.")
+    watch_timeout: Duration = Field(
+        default=timedelta(minutes=5), description="Server-side watch timeout before re-watch."
+    )
+    request_timeout: Duration = Field(default=timedelta(seconds=10))
+    qps: float = Field(default=5.0, gt=0, description="Client-side request rate limit.")
+
+
+class ModeSettings(_Group):
+    """When the controller stops trusting what it sees."""
+
+    metrics_stale_after: Duration = Field(
+        default=timedelta(seconds=90), description="No successful query for this long: blind."
+    )
+    traces_stale_after: Duration = Field(
+        default=timedelta(minutes=5), description="No export for this long: degraded."
+    )
+    fleet_fraction: float = Field(
+        default=0.3, gt=0, le=1, description="Share of workloads breaching at once: freeze."
+    )
+    fleet_count: int = Field(default=5, ge=1, description="Number breaching at once: freeze.")
+    step_change_factor: float = Field(
+        default=10.0, gt=1, description="An SLI jumping by this factor fleet-wide: freeze."
+    )
+    recovery_window: Duration = Field(
+        default=timedelta(minutes=5), description="Fresh data needed after blind before acting."
+    )
+
+
 class ApprovalSettings(_Group):
     """Human approval timing."""
 
@@ -122,6 +217,10 @@ class Settings(BaseSettings):
     )
 
     detection: DetectionSettings = DetectionSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+    traces: TracesSettings = TracesSettings()
+    kube: KubeSettings = KubeSettings()
+    modes: ModeSettings = ModeSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     replay: ReplaySettings = ReplaySettings()
     log: LogSettings = LogSettings()

@@ -8,12 +8,15 @@ runs and every applicable reason is listed, so a denial explains itself complete
 1. scope: protected, denied and not-opted-in namespaces; kinds outside ``actions.allowed``;
 2. target: it must exist and be the one the facts describe;
 3. shape: who owns the replicas (R16), HPA preconditions, magnitude clamps, rollback depth;
-4. inputs: blind observers, stale or missing data (I3);
+4. inputs: blind observers, stale or missing data (I3); the controller's mode: FROZEN (the
+   fleet-anomaly guard fired, R7) and BLIND (metrics or Kubernetes not ok, R6) deny every
+   mutating action until the mode recovers;
 5. velocity: per-target cooldown, global and per-namespace rate caps (R8, I4);
 6. calendar: freeze windows.
 
-Nothing denied -> approval rules -> NEEDS_APPROVAL or ALLOW. In dry_run mode the verdict is the
-same but the decision is marked ``dry_run`` and carries a DRY_RUN reason.
+Nothing denied -> approval rules (DEGRADED mode adds one for every mutating action, CH-08) ->
+NEEDS_APPROVAL or ALLOW. In dry_run mode the verdict is the same but the decision is marked
+``dry_run`` and carries a DRY_RUN reason.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from controller.models.actions import (
 from controller.models.base import format_duration
 from controller.models.decisions import PolicyDecision, Reason, ReasonCode, Verdict
 from controller.models.facts import PastAction, TargetFacts
+from controller.models.modes import Mode
 from controller.models.workloads import ScalingOwner, WorkloadInventory, WorkloadRef
 
 MutatingAction = ScaleAction | RollbackAction | RestartAction | PauseRolloutAction | AdjustHpaAction
@@ -60,6 +64,8 @@ DENIAL_CODES = frozenset(
         ReasonCode.ROLLBACK_TOO_DEEP,
         ReasonCode.INPUTS_BLIND,
         ReasonCode.INPUTS_STALE,
+        ReasonCode.MODE_FROZEN,
+        ReasonCode.MODE_BLIND,
         ReasonCode.PLAN_STALE,
         ReasonCode.ROLLOUT_IN_PROGRESS,
         ReasonCode.COOLDOWN_ACTIVE,
@@ -85,6 +91,7 @@ APPROVAL_CODES = frozenset(
         ReasonCode.APPROVAL_REQUIRED_RISK,
         ReasonCode.APPROVAL_REQUIRED_NAMESPACE,
         ReasonCode.APPROVAL_REQUIRED_ROLLOUT,
+        ReasonCode.APPROVAL_REQUIRED_DEGRADED,
     }
 )
 """Any of these (and no denial) makes the verdict NEEDS_APPROVAL."""
@@ -113,6 +120,7 @@ def evaluate(
     shaped, shape_reasons = _shape(action, spec, facts)
     reasons += shape_reasons
     reasons += _inputs(facts, spec)
+    reasons += _mode_denial(facts)
     reasons += _rollout_denial(action, facts)
     reasons += _velocity(action.target, spec, history, now)
     reasons += [
@@ -120,7 +128,7 @@ def evaluate(
     ]
     if any(r.code in DENIAL_CODES for r in reasons):
         return _decision(plan, policy, now, reasons, shaped, Verdict.DENY)
-    approvals = _approvals(plan, spec) + _rollout_approval(action, facts)
+    approvals = _approvals(plan, spec) + _rollout_approval(action, facts) + _mode_approval(facts)
     if approvals:
         return _decision(plan, policy, now, reasons + approvals, shaped, Verdict.NEEDS_APPROVAL)
     clamped = " as clamped" if shaped != action else ""
@@ -316,6 +324,31 @@ def _inputs(facts: TargetFacts, spec: PolicySpec) -> list[Reason]:
         detail = "; ".join(stale) + f" (freshnessMax {format_duration(spec.freshness_max)})"
         reasons.append(_reason(ReasonCode.INPUTS_STALE, detail))
     return reasons
+
+
+def _mode_denial(facts: TargetFacts) -> list[Reason]:
+    """FROZEN and BLIND take no mutating action at all; both lift when the mode recovers."""
+    if facts.mode is Mode.FROZEN:
+        detail = (
+            "frozen: the fleet-anomaly guard suspects the sensor (R7); no automated action "
+            "until the mode recovers (temporary)"
+        )
+        return [_reason(ReasonCode.MODE_FROZEN, detail)]
+    if facts.mode is Mode.BLIND:
+        detail = (
+            "blind: metrics or the Kubernetes cache are not ok (R6); no automated action "
+            "until fresh data has been seen for a full recovery window (temporary)"
+        )
+        return [_reason(ReasonCode.MODE_BLIND, detail)]
+    return []
+
+
+def _mode_approval(facts: TargetFacts) -> list[Reason]:
+    """DEGRADED (traces missing or stale): every mutating action needs a human (CH-08)."""
+    if facts.mode is not Mode.DEGRADED:
+        return []
+    detail = "degraded: traces are stale or missing, so a human approves every action (CH-08)"
+    return [_reason(ReasonCode.APPROVAL_REQUIRED_DEGRADED, detail)]
 
 
 def _staleness(signal: str, age: float | None) -> str:

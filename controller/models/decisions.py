@@ -46,11 +46,14 @@ class ReasonCode(StrEnum):
     INPUTS_STALE = "inputs_stale"
     PLAN_STALE = "plan_stale"
     ROLLOUT_IN_PROGRESS = "rollout_in_progress"
+    MODE_FROZEN = "mode_frozen"
+    MODE_BLIND = "mode_blind"
     INPUTS_BLIND = "inputs_blind"
     APPROVAL_REQUIRED_KIND = "approval_required_kind"
     APPROVAL_REQUIRED_RISK = "approval_required_risk"
     APPROVAL_REQUIRED_NAMESPACE = "approval_required_namespace"
     APPROVAL_REQUIRED_ROLLOUT = "approval_required_rollout"
+    APPROVAL_REQUIRED_DEGRADED = "approval_required_degraded"
     DRY_RUN = "dry_run"
 
 

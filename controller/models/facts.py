@@ -10,6 +10,7 @@ from pydantic import Field
 
 from controller.models.actions import ActionKind
 from controller.models.base import FrozenModel, UtcDatetime
+from controller.models.modes import Mode
 from controller.models.workloads import NamespaceInfo, WorkloadInventory, WorkloadRef
 
 
@@ -26,6 +27,7 @@ class TargetFacts(FrozenModel):
     )
     blind: bool = Field(default=False, description="A required observer or the cache is blind.")
     rollout_in_progress: bool = False
+    mode: Mode = Field(default=Mode.NORMAL, description="The controller's operating mode.")
 
 
 class PastAction(FrozenModel):

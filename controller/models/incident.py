@@ -71,6 +71,14 @@ class Hypothesis(FrozenModel):
     change: ClusterEvent | None = None
 
 
+class RootCauseCandidate(FrozenModel):
+    """One workload that may be the root cause, with the evidence that ranks it."""
+
+    workload: WorkloadRef
+    score: float = Field(ge=0, le=1)
+    reasons: tuple[str, ...] = ()
+
+
 class Incident(FrozenModel):
     """An open problem on one workload, as detection sees it at ``snapshot_at``."""
 
@@ -82,6 +90,9 @@ class Incident(FrozenModel):
     findings: tuple[Finding, ...] = Field(min_length=1)
     hypotheses: tuple[Hypothesis, ...] = Field(min_length=1, description="Lead first.")
     snapshot_at: UtcDatetime
+    candidates: tuple[RootCauseCandidate, ...] = Field(
+        default=(), description="Root-cause ranking from traces, metrics and changes; top first."
+    )
 
     @property
     def lead(self) -> Hypothesis:

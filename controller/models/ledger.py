@@ -26,6 +26,7 @@ class EntryType(StrEnum):
     ACTION = "action"
     VERIFICATION = "verification"
     ESCALATION = "escalation"
+    MODE = "mode"
     SEAL = "seal"
 
 

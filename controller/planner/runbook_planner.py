@@ -46,6 +46,9 @@ def plan_incident(
 
     ``now`` only dates the explanation (how old the snapshot is); it never changes the action.
     """
+    symptom = _symptom_of(incident)
+    if symptom is not None:
+        return _escalation(incident, None, Risk.LOW, None, symptom, now)
     runbook = select_runbook(incident, runbooks)
     if runbook is None:
         why = f"no runbook matches the lead hypothesis {incident.lead.fault.value}"
@@ -56,6 +59,24 @@ def plan_incident(
         risk = runbook.risk if runbook.action.kind == "escalate" else Risk.LOW
         return _escalation(incident, runbook, risk, verification, outcome.reason, now)
     return _action_plan(incident, runbook, outcome, now)
+
+
+def _symptom_of(incident: Incident) -> str | None:
+    """Why not to remediate here: localization ranks another workload as the root cause.
+
+    Scaling or rolling back a caller whose errors come from a failing dependency treats a
+    symptom and adds a second change to an incident; the cause's own incident is planned.
+    """
+    if not incident.candidates:
+        return None
+    top = incident.candidates[0]
+    if top.workload == incident.workload:
+        return None
+    because = "; ".join(top.reasons[:2]) or f"score {top.score:.2f}"
+    return (
+        f"{incident.workload} looks like a symptom: localization ranks {top.workload} as the "
+        f"likely root cause ({because}); not remediating the symptom"
+    )
 
 
 def runbook_matches(runbook: Runbook, incident: Incident) -> bool:

@@ -8,7 +8,7 @@ replayed actions (open loop): verification judges what the recording shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -18,10 +18,16 @@ from opentelemetry import trace
 from controller.actuators.reconcile import Actuator
 from controller.approvals.scripted import DenyAll, GrantAll, RecordedApprovals
 from controller.detection import DetectionOutcome, DetectionState, WorkloadView, detect
+from controller.detection.fleet import fleet_anomaly
+from controller.detection.localize import rank_root_causes, with_candidates
 from controller.guardrails.loader import LoadedPolicy
 from controller.models.incident import Incident
 from controller.models.incident_file import IncidentFile
+from controller.models.modes import Mode, SourceHealth
+from controller.models.traces import TraceSnapshot
+from controller.observers.freshness import ModeDecision, next_mode
 from controller.observers.recorded import RecordedMetrics
+from controller.observers.recorded_traces import RecordedTraces
 from controller.planner.runbooks import Runbook
 from controller.ports import ApprovalChannel, LedgerSink
 from controller.replay.charts import chart_series
@@ -34,6 +40,8 @@ from controller.settings import Settings
 from controller.testing import SimulatedCluster, StaticKillSwitch
 
 log = structlog.get_logger("aiops.replay")
+TRACE_HISTORY = timedelta(minutes=30)
+"""How much trace history localization looks at (first rise along the call graph)."""
 tracer = trace.get_tracer("aiops.controller")
 
 
@@ -103,8 +111,12 @@ class ReplayEngine:
             approval_ttl=inputs.settings.approvals.ttl,
             open_loop=True,
         )
+        self.traces = RecordedTraces(inputs.incident)
+        self.trace_history: list[TraceSnapshot] = []
+        self.mode: ModeDecision | None = None
         self.state = DetectionState.empty()
         self.refs = [w.ref for w in inputs.incident.workloads]
+        self.service_of = {w.ref.key: w.service_name for w in inputs.incident.workloads}
 
     def run(self) -> ReplayResult:
         """Step through every tick of the incident window."""
@@ -131,21 +143,75 @@ class ReplayEngine:
         self.cluster.advance_to(now)
         with tracer.start_as_current_span("observe"):
             windows = self.metrics.observe(self.refs, now)
+            self._observe_traces(now)
         with tracer.start_as_current_span("detect"):
             outcome = detect(
                 self._views(windows, now), self.state, self.inputs.settings.detection, now
             )
         self.state = outcome.state
+        mode = self._update_mode(windows, outcome, now)
+        outcome = self._localize(outcome, now)
         self._record_detection(outcome, now)
         ctx = TickContext(
             now=now,
             windows=windows,
             blind=frozenset(s.workload.key for s in outcome.blind),
             open_incidents={i.id: i for i in outcome.open},
+            mode=mode,
         )
         self.pipeline.tick(ctx)
         for incident in (*outcome.opened, *outcome.updated):
             self.pipeline.on_incident(incident, ctx)
+
+    def _observe_traces(self, now: datetime) -> None:
+        if not self.traces.recorded:
+            return
+        self.trace_history.append(self.traces.snapshot(now))
+        horizon = now - TRACE_HISTORY
+        self.trace_history = [s for s in self.trace_history if s.at >= horizon]
+
+    def _sources(self, now: datetime) -> list[SourceHealth]:
+        """Recorded metrics and inventory are always there; traces only if the file has them."""
+        sources = [
+            SourceHealth(source="prometheus", ok=True, last_success=now, detail="recorded"),
+            SourceHealth(source="kubernetes", ok=True, last_success=now, detail="recorded"),
+        ]
+        if self.traces.recorded:
+            sources.append(self.traces.health(now))
+        return sources
+
+    def _update_mode(self, windows: Windows, outcome: DetectionOutcome, now: datetime) -> Mode:
+        fleet = fleet_anomaly(windows, outcome, self.inputs.settings.modes, now)
+        decision = next_mode(self.mode, self._sources(now), fleet, now, self.inputs.settings.modes)
+        first = self.mode is None
+        self.mode = decision
+        if decision.entered is not None and not (first and decision.state.mode is Mode.NORMAL):
+            self.recorder.mode(decision.state, now)
+        return decision.state.mode
+
+    def _localize(self, outcome: DetectionOutcome, now: datetime) -> DetectionOutcome:
+        """Attach the root-cause ranking to incidents that are new or re-diagnosed."""
+        if not outcome.opened and not outcome.updated:
+            return outcome
+        events = {ref.key: self.cluster.events(ref, now) for ref in self.refs}
+        ranking = rank_root_causes(
+            outcome.open,
+            self.trace_history,
+            self.service_of,
+            events,
+            now,
+            change_window=self.inputs.settings.detection.change_window,
+        )
+
+        def ranked(incidents: tuple[Incident, ...]) -> tuple[Incident, ...]:
+            return tuple(with_candidates(i, ranking.get(i.id, ())) for i in incidents)
+
+        return replace(
+            outcome,
+            opened=ranked(outcome.opened),
+            updated=ranked(outcome.updated),
+            open=ranked(outcome.open),
+        )
 
     def _record_detection(self, outcome: DetectionOutcome, now: datetime) -> None:
         for spot in outcome.newly_blind:

@@ -32,6 +32,7 @@ from controller.models.decisions import (
 from controller.models.events import EventKind
 from controller.models.facts import PastAction, TargetFacts
 from controller.models.incident import FaultKind, Incident
+from controller.models.modes import Mode
 from controller.models.signals import Signal, SignalWindow
 from controller.observers.assess import Assessment, assess_verification
 from controller.planner.runbook_planner import plan_incident
@@ -52,6 +53,8 @@ TEMPORARY_DENIALS = frozenset(
         ReasonCode.INPUTS_STALE,
         ReasonCode.INPUTS_BLIND,
         ReasonCode.ROLLOUT_IN_PROGRESS,
+        ReasonCode.MODE_FROZEN,
+        ReasonCode.MODE_BLIND,
     }
 )
 """Denials that may lift by themselves; the incident is re-planned later instead of dropped."""
@@ -69,6 +72,7 @@ class TickContext:
     windows: Windows
     blind: frozenset[str]
     open_incidents: Mapping[str, Incident]
+    mode: Mode = Mode.NORMAL
 
 
 @dataclass(slots=True)
@@ -228,6 +232,7 @@ class IncidentPipeline:
             input_ages=ages,
             blind=target.key in ctx.blind,
             rollout_in_progress=rollout_in_progress(self._reader, incident, ctx.now),
+            mode=ctx.mode,
         )
 
     def _route(
@@ -241,7 +246,7 @@ class IncidentPipeline:
         if not is_mutating(plan.action):
             record.settled = True
             if isinstance(plan.action, EscalateAction):
-                self._escalate(ctx.now, f"planner escalated: {plan.rationale}", incident, plan)
+                self._escalate(ctx.now, f"planner escalated: {plan.action.reason}", incident, plan)
             return
         if incident.workload.key in self.frozen_targets:
             record.settled = True

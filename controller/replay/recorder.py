@@ -19,6 +19,7 @@ from controller.models.decisions import (
 )
 from controller.models.incident import BlindSpot, Incident
 from controller.models.ledger import EntryType
+from controller.models.modes import ModeState
 from controller.models.workloads import WorkloadRef
 from controller.ports import LedgerSink
 from controller.replay.result import TimelineEvent, TimelineKind
@@ -43,6 +44,7 @@ class Recorder:
         self.actions: list[ActionResult] = []
         self.verifications: list[VerificationResult] = []
         self.blind_spots: list[BlindSpot] = []
+        self.modes: list[ModeState] = []
 
     def _event(
         self,
@@ -71,6 +73,13 @@ class Recorder:
             workload=None if workload is None else workload.key,
             summary=summary,
         )
+
+    def mode(self, state: ModeState, now: datetime) -> None:
+        """The controller entered another mode (an alert in the live operator, I7)."""
+        self.modes.append(state)
+        self._ledger.append(now, EntryType.MODE, state.model_dump(mode="json"))
+        why = "; ".join(state.reasons) or "all sources fresh"
+        self._event(now, TimelineKind.MODE, f"mode {state.mode.value}: {why}")
 
     def detection(self, incident: Incident, now: datetime, *, updated: bool = False) -> None:
         """An incident opened (or its diagnosis changed)."""

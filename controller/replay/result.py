@@ -26,6 +26,7 @@ from controller.models.workloads import WorkloadRef
 class TimelineKind(StrEnum):
     """Stages of the loop, in the order they normally happen."""
 
+    MODE = "mode"
     DETECTION = "detection"
     BLIND = "blind"
     SIGHT_RESTORED = "sight_restored"

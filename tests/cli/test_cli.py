@@ -134,7 +134,7 @@ def test_ledger_verify_reports_tampering(tmp_cwd: Path) -> None:
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("name", ["incident", "policy", "runbook", "replay-result"])
+@pytest.mark.parametrize("name", ["incident", "policy", "runbook", "replay-result", "settings"])
 def test_schema_command_prints_json_schema(tmp_cwd: Path, name: str) -> None:
     run = aiops("schema", name, cwd=tmp_cwd)
     assert run.returncode == 0, run.stderr

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from controller.models.actions import ActionKind
+from controller.models.actions import ActionKind, EscalateAction
 from controller.models.decisions import ActionStatus, ApprovalOutcome
 from controller.models.incident import FaultKind
 from controller.models.ledger import EntryType
@@ -143,3 +143,44 @@ def test_recorded_deploys_move_the_simulated_cluster(policy, runbooks) -> None:
     result, _ = replay(incident, policy, runbooks, approvals=ApprovalsMode.DENY)
     assert result.actions == ()
     assert len(result.plans) == 1
+
+
+def test_symptom_incidents_are_not_remediated(policy, runbooks) -> None:
+    """Checkout's errors come from payments: localization ranks payments first (traces show
+    the checkout -> payments edge failing first), so checkout's incident escalates."""
+    result, _ = replay(example("crashloop-after-rollout"), policy, runbooks)
+    checkout = next(i for i in result.incidents if i.workload.name == "checkout")
+    assert checkout.candidates[0].workload.name == "payments"
+    plan = next(p for p in result.plans if p.incident_id == checkout.id)
+    assert isinstance(plan.action, EscalateAction)
+    assert "symptom" in plan.action.reason
+    assert all(a.action.target != checkout.workload for a in result.actions)
+
+
+def test_a_fleet_wide_unit_change_freezes_the_controller(policy, runbooks) -> None:
+    """CH-09: latency jumps x1000 on every workload at once (a recording rule switched to
+    milliseconds). The controller freezes: no action, a mode change in the ledger."""
+    incident = example("quiet-day")
+    switch = incident.window.start.timestamp() + 6 * 3600
+    series = tuple(
+        s.model_copy(
+            update={
+                "values": tuple(
+                    None if v is None else (v * 1000 if t >= switch else v)
+                    for t, v in zip(s.timestamps, s.values, strict=True)
+                )
+            }
+        )
+        if s.signal.value in ("latency_p99", "latency_p50")
+        else s
+        for s in incident.series
+    )
+    broken = incident.model_copy(update={"series": series, "ground_truth": None})
+    result, ledger = replay(broken, policy, runbooks)
+    assert result.actions == ()
+    modes = [e for e in result.timeline if e.kind is TimelineKind.MODE]
+    assert modes and modes[0].summary.startswith("mode frozen")
+    assert any(e.type is EntryType.MODE for e in ledger.entries)
+    first_detection = min(e.at for e in result.timeline if e.kind is TimelineKind.DETECTION)
+    assert modes[0].at <= first_detection, "the freeze comes before any plan could act"
+    assert "unit" in modes[0].summary or "step" in modes[0].summary

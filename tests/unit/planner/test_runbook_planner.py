@@ -476,3 +476,34 @@ def test_a_non_change_event_does_not_pick_the_rollback_revision() -> None:
     case = incident(FaultKind.CRASH_LOOP, (CRASH,), crash_event)
     plan = plan_incident(case, inventory(history=(1, 2, 3)), [book], NOW)
     assert plan.action == rollback(3, 2)
+
+
+def test_symptom_incident_escalates_to_the_ranked_root_cause() -> None:
+    """When localization ranks a downstream workload first, the caller is not remediated."""
+    from controller.models.actions import EscalateAction, RollbackAction
+    from controller.models.incident import RootCauseCandidate
+    from controller.models.workloads import WorkloadRef
+    from controller.planner.runbooks import load_runbooks
+    from controller.resources import default_runbooks
+    from tests.unit.planner import runbook_builders as rb
+
+    books = load_runbooks(default_runbooks())
+    base = rb.incident(FaultKind.BAD_DEPLOY, (rb.LATENCY,), change=rb.deploy())
+    payments = WorkloadRef(namespace=base.workload.namespace, name="payments")
+    ranked = base.model_copy(
+        update={
+            "candidates": (
+                RootCauseCandidate(
+                    workload=payments, score=0.9, reasons=("payments errors rose first",)
+                ),
+                RootCauseCandidate(workload=base.workload, score=0.4),
+            )
+        }
+    )
+    plan = plan_incident(ranked, rb.inventory(), books, rb.T0)
+    assert isinstance(plan.action, EscalateAction)
+    assert "symptom" in plan.action.reason and "shop/payments" in plan.action.reason
+    own = base.model_copy(
+        update={"candidates": (RootCauseCandidate(workload=base.workload, score=0.9),)}
+    )
+    assert isinstance(plan_incident(own, rb.inventory(), books, rb.T0).action, RollbackAction)

@@ -1,0 +1,1 @@
+"""The Prometheus observer against the real Prometheus server, and the shared retry layer."""
