@@ -70,3 +70,23 @@ def incident_dict(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def latency_in_milliseconds_from(incident: Any, switch: float) -> Any:
+    """``incident`` with every workload's latency x1000 from ``switch`` on (CH-09: a recording
+    rule that starts answering in milliseconds)."""
+    latency = ("latency_p99", "latency_p50")
+    series = tuple(
+        s.model_copy(
+            update={
+                "values": tuple(
+                    None if v is None else (v * 1000 if t >= switch else v)
+                    for t, v in zip(s.timestamps, s.values, strict=True)
+                )
+            }
+        )
+        if s.signal.value in latency
+        else s
+        for s in incident.series
+    )
+    return incident.model_copy(update={"series": series})

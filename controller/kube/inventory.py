@@ -266,7 +266,7 @@ def _cpu_target(hpa_spec_obj: Obj) -> float | None:
         if target.get("type") != "Utilization":
             continue
         percent = parse_int(target.get("averageUtilization"))
-        if percent is not None and 0 < percent <= 100:
+        if percent is not None and 0 < percent <= 1000:
             return percent / 100
     return None
 

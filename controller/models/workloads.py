@@ -53,7 +53,9 @@ class HpaSpec(FrozenModel):
     name: str = Field(pattern=DNS_SUBDOMAIN)
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
-    target_cpu_utilization: float | None = Field(default=None, gt=0, le=1)
+    target_cpu_utilization: float | None = Field(
+        default=None, gt=0, le=10, description="Ratio of requests; above 1 is valid (150% = 1.5)."
+    )
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> HpaSpec:

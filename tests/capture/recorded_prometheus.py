@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from controller.models.incident_file import IncidentFile
 from controller.models.signals import Signal
+from tests.adapters.prometheus.servers import PrometheusServer, free_port
 
 METRIC = "aiops_signal"
 
@@ -81,3 +86,22 @@ def recent(incident: IncidentFile, now: datetime) -> IncidentFile:
     step = incident.window.step.total_seconds()
     end = (now.timestamp() - 600) // step * step
     return shifted(incident, timedelta(seconds=end - incident.window.end.timestamp()))
+
+
+@contextmanager
+def serving(incident: IncidentFile, root: Path) -> Iterator[PrometheusServer]:
+    """A real Prometheus on 127.0.0.1 holding ``incident``'s series; skips without binaries."""
+    for binary in ("prometheus", "promtool"):
+        if shutil.which(binary) is None:
+            pytest.skip(f"{binary} is not installed (scripts/test.sh installs it)")
+    server = PrometheusServer(
+        shutil.which("prometheus") or "",
+        backfill(incident, root),
+        free_port(),
+        root / "prometheus.log",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

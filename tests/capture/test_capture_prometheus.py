@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import yaml
 
 from controller.incident_file import load_incident
 from tests.adapters.prometheus.servers import PrometheusServer, free_port
-from tests.capture.recorded_prometheus import backfill, override_queries, recent
+from tests.capture.recorded_prometheus import override_queries, recent, serving
 from tests.conftest import EXAMPLES, REPO
 
 
@@ -32,22 +31,29 @@ def aiops(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, object]]:
-    for binary in ("prometheus", "promtool"):
-        if shutil.which(binary) is None:
-            pytest.skip(f"{binary} is not installed (scripts/test.sh installs it)")
-    root = tmp_path_factory.mktemp("capture")
     incident = recent(load_incident(EXAMPLES / "memory-leak.json"), datetime.now(UTC))
-    server = PrometheusServer(
-        shutil.which("prometheus") or "",
-        backfill(incident, root),
-        free_port(),
-        root / "prometheus.log",
-    )
-    server.start()
-    try:
+    with serving(incident, tmp_path_factory.mktemp("capture")) as server:
         yield server, incident
-    finally:
-        server.stop()
+
+
+def _capture(
+    server, incident, tmp_path: Path, *extra: str | Path
+) -> subprocess.CompletedProcess[str]:
+    return aiops(
+        "capture",
+        "--prometheus",
+        server.url,
+        "--namespace",
+        "shop",
+        "--from",
+        incident.window.start.isoformat(),
+        "--to",
+        incident.window.end.isoformat(),
+        "--config",
+        _settings(tmp_path),
+        *extra,
+        cwd=tmp_path,
+    )
 
 
 def _settings(tmp_path: Path) -> Path:
@@ -63,25 +69,16 @@ def test_capture_then_replay_scores(served, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     default = (REPO / "policies" / "default.yaml").read_text()
     policy.write_text(default.replace("allow: []", "allow: [shop]"))  # no cluster: no labels
-    run = aiops(
-        "capture",
-        "--prometheus",
-        server.url,
-        "--namespace",
-        "shop",
-        "--from",
-        incident.window.start.isoformat(),
-        "--to",
-        incident.window.end.isoformat(),
+    run = _capture(
+        server,
+        incident,
+        tmp_path,
         "--truth",
         truth,
         "--name",
         "leak-capture",
-        "--config",
-        _settings(tmp_path),
         "-o",
         "captured.json",
-        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
     captured = load_incident(tmp_path / "captured.json")
@@ -136,3 +133,44 @@ def test_bad_flags_are_one_line_exit_2(tmp_path: Path, args: list[str], fragment
     )
     assert run.returncode == 2, run.stderr
     assert fragment in run.stderr and "Traceback" not in run.stderr
+
+
+def test_capture_reads_inventory_labels_and_events_from_the_cluster(served, tmp_path: Path) -> None:
+    """With --kubeconfig the file carries revisions, namespace labels and events from the
+    cluster (a loopback API server driven by the real client), series from Prometheus."""
+    from tests.adapters.kube import manifests
+    from tests.adapters.kube.fake_api import FakeKubeApi
+
+    server, incident = served
+    api = FakeKubeApi().start()
+    try:
+        api.put("namespaces", manifests.namespace(**{"aiops.dev/remediate": "enabled"}))
+        api.put("deployments", manifests.deployment())
+        for replicaset in manifests.replicasets():
+            api.put("replicasets", replicaset)
+        for event in manifests.events():
+            api.put("events", event)
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "fake",
+                    "clusters": [{"name": "fake", "cluster": {"server": api.url}}],
+                    "users": [{"name": "tester", "user": {"token": "not-a-secret"}}],
+                    "contexts": [
+                        {"name": "fake", "context": {"cluster": "fake", "user": "tester"}}
+                    ],
+                }
+            )
+        )
+        run = _capture(server, incident, tmp_path, "--kubeconfig", kubeconfig, "-o", "cluster.json")
+    finally:
+        api.stop()
+    assert run.returncode == 0, run.stderr
+    captured = load_incident(tmp_path / "cluster.json")
+    checkout = next(w for w in captured.workloads if w.ref.name == "checkout")
+    assert len(checkout.revisions) >= 2 and checkout.current_revision is not None
+    assert captured.namespaces[0].labels.get("aiops.dev/remediate") == "enabled"
+    assert "with cluster inventory and events" in captured.metadata.description

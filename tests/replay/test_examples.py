@@ -12,6 +12,7 @@ from controller.models.incident import FaultKind
 from controller.models.ledger import EntryType
 from controller.replay.engine import ApprovalsMode
 from controller.replay.result import TimelineKind
+from tests.factories import latency_in_milliseconds_from
 from tests.replay.conftest import example, example_names, replay
 
 EXPECTED_ACTION = {
@@ -162,20 +163,9 @@ def test_a_fleet_wide_unit_change_freezes_the_controller(policy, runbooks) -> No
     milliseconds). The controller freezes: no action, a mode change in the ledger."""
     incident = example("quiet-day")
     switch = incident.window.start.timestamp() + 6 * 3600
-    series = tuple(
-        s.model_copy(
-            update={
-                "values": tuple(
-                    None if v is None else (v * 1000 if t >= switch else v)
-                    for t, v in zip(s.timestamps, s.values, strict=True)
-                )
-            }
-        )
-        if s.signal.value in ("latency_p99", "latency_p50")
-        else s
-        for s in incident.series
+    broken = latency_in_milliseconds_from(incident, switch).model_copy(
+        update={"ground_truth": None}
     )
-    broken = incident.model_copy(update={"series": series, "ground_truth": None})
     result, ledger = replay(broken, policy, runbooks)
     assert result.actions == ()
     modes = [e for e in result.timeline if e.kind is TimelineKind.MODE]

@@ -282,7 +282,7 @@ def test_slo_annotations(annotations, availability, latency):
                     }
                 ],
             },
-            (1, 4, None),
+            (1, 4, 1.5),
         ),
         (
             {
