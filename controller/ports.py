@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from controller.models.actions import Action
-from controller.models.decisions import Approval, ApprovalRequest
+from controller.models.decisions import ActionResult, Approval, ApprovalRequest
 from controller.models.events import ClusterEvent
 from controller.models.ledger import EntryType, LedgerEntry
 from controller.models.modes import SourceHealth
+from controller.models.proposals import ProposalOutcome, ProposalRequest
 from controller.models.signals import Signal, SignalWindow
 from controller.models.traces import TraceSnapshot
 from controller.models.workloads import NamespaceInfo, WorkloadInventory, WorkloadRef
@@ -36,6 +37,14 @@ class MetricsSource(Protocol):
         self, workloads: Sequence[WorkloadRef], now: datetime
     ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
         """Windows keyed by ``WorkloadRef.key``; a missing signal means no data at all."""
+        ...
+
+
+class PlanProposer(Protocol):
+    """A planner that may fail: the LLM planner (live, or replaying recorded exchanges)."""
+
+    def propose(self, request: ProposalRequest) -> ProposalOutcome:
+        """A plan, or a fallback reason; never raises for a planner failure."""
         ...
 
 
@@ -90,6 +99,23 @@ class ClusterWriter(Protocol):
         self, action: Action, *, resource_version: str, idempotency_key: str, now: datetime
     ) -> LiveWorkload:
         """Apply a mutating action; raise TemporaryError on a version conflict."""
+        ...
+
+
+class ActionExecutor(Protocol):
+    """Applies one decided action (the reconciling actuator); never raises for a failed write."""
+
+    def execute(
+        self,
+        action: Action,
+        *,
+        plan_hash: str,
+        key: str,
+        dry_run: bool,
+        now: datetime,
+        revert_of: str | None = None,
+    ) -> ActionResult:
+        """Kill switch, re-read, compare, conditional write; the outcome as data."""
         ...
 
 

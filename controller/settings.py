@@ -188,6 +188,33 @@ class ModeSettings(_Group):
     )
 
 
+class LlmSettings(_Group):
+    """The LLM planner (Claude through the Messages API). The key comes from
+    ``ANTHROPIC_API_KEY`` (read once at start-up by the composition root); without one the
+    controller plans with runbooks only and says so once."""
+
+    enabled: bool = Field(default=True, description="False: runbook planner only.")
+    model: str = Field(default="claude-sonnet-4-5", min_length=1)
+    base_url: str | None = Field(default=None, description="Override the API endpoint.")
+    max_tokens: int = Field(default=2048, ge=256, le=16384, description="Per reply.")
+    call_timeout: Duration = Field(default=timedelta(seconds=30), description="Per HTTP call.")
+    deadline: Duration = Field(
+        default=timedelta(seconds=90), description="Whole planning of one incident."
+    )
+    retry: RetrySettings = Field(
+        default_factory=lambda: RetrySettings(attempts=3),
+        description="The one retry layer (the SDK's own retries are off).",
+    )
+    breaker: BreakerSettings = BreakerSettings()
+    max_tool_calls: int = Field(default=6, ge=0, le=50, description="Per incident.")
+    incident_token_budget: int = Field(default=60_000, ge=1000, description="Per incident.")
+    daily_token_budget: int = Field(default=2_000_000, ge=1000, description="Per UTC day.")
+    max_reply_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger is invalid.")
+    telemetry_max_chars: int = Field(
+        default=4000, ge=200, description="Per quoted telemetry block in the prompt."
+    )
+
+
 class ApprovalSettings(_Group):
     """Human approval timing."""
 
@@ -221,6 +248,7 @@ class Settings(BaseSettings):
     traces: TracesSettings = TracesSettings()
     kube: KubeSettings = KubeSettings()
     modes: ModeSettings = ModeSettings()
+    llm: LlmSettings = LlmSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     replay: ReplaySettings = ReplaySettings()
     log: LogSettings = LogSettings()

@@ -92,6 +92,7 @@ APPROVAL_CODES = frozenset(
         ReasonCode.APPROVAL_REQUIRED_NAMESPACE,
         ReasonCode.APPROVAL_REQUIRED_ROLLOUT,
         ReasonCode.APPROVAL_REQUIRED_DEGRADED,
+        ReasonCode.APPROVAL_REQUIRED_DISAGREEMENT,
     }
 )
 """Any of these (and no denial) makes the verdict NEEDS_APPROVAL."""

@@ -54,6 +54,7 @@ class ReasonCode(StrEnum):
     APPROVAL_REQUIRED_NAMESPACE = "approval_required_namespace"
     APPROVAL_REQUIRED_ROLLOUT = "approval_required_rollout"
     APPROVAL_REQUIRED_DEGRADED = "approval_required_degraded"
+    APPROVAL_REQUIRED_DISAGREEMENT = "approval_required_disagreement"
     DRY_RUN = "dry_run"
 
 
