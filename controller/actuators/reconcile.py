@@ -19,14 +19,8 @@ from controller.models.actions import (
     ScaleAction,
     is_mutating,
 )
-from controller.models.base import sha256_hex
 from controller.models.decisions import ActionResult, ActionStatus
 from controller.ports import ClusterReader, ClusterWriter, KillSwitch, LiveWorkload
-
-
-def idempotency_key(incident_id: str, plan_hash: str, step: int = 0) -> str:
-    """Stable key of one step of one plan: the same approved step never has two effects."""
-    return sha256_hex(f"{incident_id}:{plan_hash}:{step}")[:32]
 
 
 def is_satisfied(action: Action, live: LiveWorkload, key: str) -> bool:
@@ -70,29 +64,6 @@ def precondition_problem(action: Action, live: LiveWorkload) -> str | None:
         return (
             f"current revision changed from {action.from_revision} to "
             f"{inventory.current_revision} since planning"
-        )
-    return None
-
-
-def inverse(action: Action) -> Action | None:
-    """The action that restores the state before ``action``, when one is safe to automate.
-
-    Scaling and HPA bounds revert exactly. A rollback is not reverted automatically (that
-    would re-deploy the suspect revision), and a restart or pause cannot be undone by us:
-    those escalate to a human instead.
-    """
-    if isinstance(action, ScaleAction):
-        return action.model_copy(
-            update={"from_replicas": action.to_replicas, "to_replicas": action.from_replicas}
-        )
-    if isinstance(action, AdjustHpaAction):
-        return action.model_copy(
-            update={
-                "from_min": action.to_min,
-                "from_max": action.to_max,
-                "to_min": action.from_min,
-                "to_max": action.from_max,
-            }
         )
     return None
 

@@ -219,3 +219,31 @@ def describe(action: Action) -> str:
     if isinstance(action, NoAction):
         return f"no action: {action.reason}"
     return f"escalate to a human: {action.reason}"
+
+
+def idempotency_key(incident_id: str, plan_hash: str, step: int = 0) -> str:
+    """Stable key of one step of one plan: the same approved step never has two effects."""
+    return sha256_hex(f"{incident_id}:{plan_hash}:{step}")[:32]
+
+
+def inverse(action: Action) -> Action | None:
+    """The action that restores the state before ``action``, when one is safe to automate.
+
+    Scaling and HPA bounds revert exactly. A rollback is not reverted automatically (that
+    would re-deploy the suspect revision), and a restart or pause cannot be undone by us:
+    those escalate to a human instead.
+    """
+    if isinstance(action, ScaleAction):
+        return action.model_copy(
+            update={"from_replicas": action.to_replicas, "to_replicas": action.from_replicas}
+        )
+    if isinstance(action, AdjustHpaAction):
+        return action.model_copy(
+            update={
+                "from_min": action.to_min,
+                "from_max": action.to_max,
+                "to_min": action.from_min,
+                "to_max": action.from_max,
+            }
+        )
+    return None

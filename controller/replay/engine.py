@@ -8,14 +8,17 @@ replayed actions (open loop): verification judges what the recording shows.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
 from opentelemetry import trace
+from rich.console import Console
 
 from controller.actuators.reconcile import Actuator
+from controller.approvals.console import ConsoleApprover
 from controller.approvals.scripted import DenyAll, GrantAll, RecordedApprovals
 from controller.detection import DetectionOutcome, DetectionState, WorkloadView, detect
 from controller.detection.fleet import fleet_anomaly
@@ -37,7 +40,7 @@ from controller.replay.recorder import Recorder
 from controller.replay.result import ReplayResult, ReplayRun
 from controller.replay.scoring import score_replay
 from controller.settings import Settings
-from controller.testing import SimulatedCluster, StaticKillSwitch
+from controller.testing import SimulatedClock, SimulatedCluster, StaticKillSwitch
 
 log = structlog.get_logger("aiops.replay")
 TRACE_HISTORY = timedelta(minutes=30)
@@ -51,6 +54,7 @@ class ApprovalsMode(StrEnum):
     RECORDED = "recorded"
     GRANT = "grant"
     DENY = "deny"
+    INTERACTIVE = "interactive"
 
 
 def default_approvals_mode(incident: IncidentFile) -> ApprovalsMode:
@@ -70,7 +74,12 @@ class ReplayInputs:
     approvals: ApprovalsMode
 
 
-def _approver(inputs: ReplayInputs) -> ApprovalChannel:
+def _approver(inputs: ReplayInputs, clock: SimulatedClock) -> ApprovalChannel:
+    if inputs.approvals is ApprovalsMode.INTERACTIVE:
+        # A person answers at the terminal; no answer (EOF, e.g. no TTY) is a rejection.
+        return ConsoleApprover(
+            console=Console(stderr=True), read=input, user=getpass.getuser(), clock=clock
+        )
     if inputs.approvals is ApprovalsMode.RECORDED:
         return RecordedApprovals(inputs.incident.recorded.approvals)
     if inputs.approvals is ApprovalsMode.DENY:
@@ -96,6 +105,7 @@ class ReplayEngine:
 
     def __init__(self, inputs: ReplayInputs, ledger: LedgerSink) -> None:
         self.inputs = inputs
+        self.clock = SimulatedClock(inputs.incident.window.start)
         self.cluster = SimulatedCluster.from_incident(inputs.incident)
         self.metrics = RecordedMetrics(inputs.incident)
         self.recorder = Recorder(ledger)
@@ -106,7 +116,7 @@ class ReplayEngine:
             actuator=Actuator(
                 reader=self.cluster, writer=self.cluster, kill_switch=StaticKillSwitch()
             ),
-            approvals=_approver(inputs),
+            approvals=_approver(inputs, self.clock),
             recorder=self.recorder,
             approval_ttl=inputs.settings.approvals.ttl,
             open_loop=True,
@@ -140,6 +150,7 @@ class ReplayEngine:
         return views
 
     def _tick(self, now: datetime) -> None:
+        self.clock.set(now)
         self.cluster.advance_to(now)
         with tracer.start_as_current_span("observe"):
             windows = self.metrics.observe(self.refs, now)

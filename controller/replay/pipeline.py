@@ -13,10 +13,17 @@ from datetime import datetime, timedelta
 
 from opentelemetry import trace
 
-from controller.actuators.reconcile import Actuator, idempotency_key, inverse
+from controller.actuators.reconcile import Actuator
 from controller.guardrails.engine import DENIAL_CODES, evaluate
 from controller.guardrails.loader import LoadedPolicy
-from controller.models.actions import ActionKind, EscalateAction, Plan, is_mutating
+from controller.models.actions import (
+    ActionKind,
+    EscalateAction,
+    Plan,
+    idempotency_key,
+    inverse,
+    is_mutating,
+)
 from controller.models.decisions import (
     ActionResult,
     ActionStatus,

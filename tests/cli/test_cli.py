@@ -153,3 +153,44 @@ def test_unknown_approvals_mode_is_a_usage_error(tmp_cwd: Path) -> None:
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert "maybe" in run.stderr
+
+
+def _interactive(tmp_cwd: Path, answers: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "controller",
+            "replay",
+            str(BAD_DEPLOY),
+            "--approvals",
+            "interactive",
+            "-f",
+            "json",
+            "-o",
+            "r.json",
+        ],
+        cwd=tmp_cwd,
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_interactive_approval_at_the_console(tmp_cwd: Path) -> None:
+    run = _interactive(tmp_cwd, "d\ny\n")
+    assert run.returncode == 0, run.stderr
+    assert "Approval requested" in run.stderr and "rollback shop/checkout" in run.stderr
+    report = json.loads((tmp_cwd / "r.json").read_text())
+    assert [a["approver"] for a in report["approvals"]][0].startswith("console:")
+    assert [a["status"] for a in report["actions"]] == ["applied"]
+
+
+def test_interactive_without_an_answer_rejects(tmp_cwd: Path) -> None:
+    run = _interactive(tmp_cwd, "")  # EOF, as with no terminal
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_cwd / "r.json").read_text())
+    assert [a["outcome"] for a in report["approvals"]] == ["rejected"]
+    assert report["actions"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.actuators.reconcile import Actuator, idempotency_key, inverse
+from controller.actuators.reconcile import Actuator
 from controller.errors import TemporaryError
 from controller.models.actions import (
     AdjustHpaAction,
@@ -13,6 +13,8 @@ from controller.models.actions import (
     RestartAction,
     RollbackAction,
     ScaleAction,
+    idempotency_key,
+    inverse,
 )
 from controller.models.decisions import ActionStatus
 from controller.testing import SimulatedCluster, StaticKillSwitch

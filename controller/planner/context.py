@@ -1,0 +1,129 @@
+"""``PlannerContext``: the ports and settings a graph run needs, injected through LangGraph's
+``Runtime`` context and never checkpointed (they are live objects, rebuilt after a restart).
+
+``ActionHistory`` is the planner's view of what was already done: the cooldown and rate-cap
+history the guardrails need, the per-idempotency-key intent/result journal that makes the act
+node exactly-once across crashes (R17), and the targets frozen after a failed remediation
+(CH-14). The live loop backs it with the ledger; ``InMemoryHistory`` serves replay and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from controller.guardrails.loader import LoadedPolicy
+from controller.models.actions import ActionKind
+from controller.models.decisions import ActionResult, ActionStatus
+from controller.models.facts import PastAction
+from controller.models.workloads import WorkloadRef
+from controller.planner.runbooks import Runbook
+from controller.ports import (
+    ActionExecutor,
+    Clock,
+    ClusterReader,
+    LedgerSink,
+    MetricsSource,
+    PlanProposer,
+)
+
+
+class ActionHistory(Protocol):
+    """What was done before, keyed so that a re-run never repeats an effect."""
+
+    def past_actions(self) -> Sequence[PastAction]:
+        """Applied actions, oldest first (cooldowns, rate caps)."""
+        ...
+
+    def started(self, key: str) -> bool:
+        """Whether an execution with this idempotency key was ever begun."""
+        ...
+
+    def start(self, key: str) -> None:
+        """Note, before the mutating call, that this key is being executed."""
+        ...
+
+    def result(self, key: str) -> ActionResult | None:
+        """The finished result for this key, or None."""
+        ...
+
+    def finish(self, result: ActionResult) -> None:
+        """Keep the result (and a PastAction when it changed the cluster)."""
+        ...
+
+    def freeze(self, target: WorkloadRef, reason: str) -> None:
+        """No further automatic action on ``target`` until a human lifts it."""
+        ...
+
+    def frozen(self, target: WorkloadRef) -> str | None:
+        """Why ``target`` is frozen, or None."""
+        ...
+
+
+@dataclass(slots=True)
+class InMemoryHistory:
+    """``ActionHistory`` in memory: for replay and tests (one process lifetime)."""
+
+    actions: list[PastAction] = field(default_factory=list)
+    begun: set[str] = field(default_factory=set)
+    results: dict[str, ActionResult] = field(default_factory=dict)
+    freezes: dict[str, str] = field(default_factory=dict)
+
+    def past_actions(self) -> Sequence[PastAction]:
+        """Applied actions, oldest first."""
+        return tuple(self.actions)
+
+    def started(self, key: str) -> bool:
+        """Whether ``key`` was begun."""
+        return key in self.begun
+
+    def start(self, key: str) -> None:
+        """Mark ``key`` as begun."""
+        self.begun.add(key)
+
+    def result(self, key: str) -> ActionResult | None:
+        """The kept result of ``key``."""
+        return self.results.get(key)
+
+    def finish(self, result: ActionResult) -> None:
+        """Keep ``result``; an applied action also counts for cooldowns and caps."""
+        self.results[result.idempotency_key] = result
+        target = result.action.target
+        if result.status is ActionStatus.APPLIED and target is not None:
+            kind = ActionKind(result.action.kind)
+            self.actions.append(PastAction(at=result.at, target=target, kind=kind))
+
+    def freeze(self, target: WorkloadRef, reason: str) -> None:
+        """Freeze ``target``."""
+        self.freezes[target.key] = reason
+
+    def frozen(self, target: WorkloadRef) -> str | None:
+        """Why ``target`` is frozen."""
+        return self.freezes.get(target.key)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerSettings:
+    """Timing the graph needs (from ``Settings.approvals`` in the composition root)."""
+
+    approval_ttl: timedelta = timedelta(minutes=15)
+    """An unanswered approval request is rejected after this long (R3, CH-17)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannerContext:
+    """Everything a node may touch besides the state. ``proposer=None`` plans with runbooks
+    only (no key, LLM disabled); the runbook plan is computed in shadow either way (R13)."""
+
+    runbooks: Sequence[Runbook]
+    policy: LoadedPolicy
+    reader: ClusterReader
+    metrics: MetricsSource
+    executor: ActionExecutor
+    ledger: LedgerSink
+    clock: Clock
+    history: ActionHistory
+    proposer: PlanProposer | None = None
+    settings: PlannerSettings = PlannerSettings()

@@ -1,0 +1,131 @@
+"""The driver the live loop and the replay call: start, resume, expire, list pending.
+
+One graph thread per incident (``thread_id = incident.id``). Every call returns what the
+thread now waits for: a human (``approval`` with the request to post, e.g. to Slack, which
+happens outside the graph), the end of a bake window (``bake`` with its due time), or
+nothing (``done``). Resuming a thread that is not waiting for that kind of input changes
+nothing, so a duplicate or late resume can never act twice (I5, CH-15, CH-18).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command, StateSnapshot
+
+from controller.models.decisions import Approval, ApprovalRequest
+from controller.models.incident import Incident
+from controller.models.modes import Mode
+from controller.planner.approval import expired_approval
+from controller.planner.context import PlannerContext
+from controller.planner.graph import PlannerGraph
+from controller.planner.state import PlannerState
+
+WaitKind = Literal["approval", "bake", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What one incident's thread waits for after a call."""
+
+    thread_id: str
+    kind: WaitKind
+    status: str
+    request: ApprovalRequest | None = None
+    due: datetime | None = None
+
+
+def _config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def waiting_of(thread_id: str, snapshot: StateSnapshot) -> Waiting:
+    """Read the pending interrupt (if any) of a thread's latest checkpoint."""
+    values: dict[str, Any] = dict(snapshot.values or {})
+    status = str(values.get("status", "new"))
+    for pending in snapshot.interrupts:
+        value = pending.value
+        if isinstance(value, dict) and value.get("kind") == "bake":
+            return Waiting(thread_id, "bake", status, due=datetime.fromisoformat(value["due"]))
+        return Waiting(thread_id, "approval", status, request=ApprovalRequest.model_validate(value))
+    return Waiting(thread_id, "done", status)
+
+
+class PlannerRunner:
+    """Runs planner threads on one compiled graph with one injected context."""
+
+    def __init__(self, graph: PlannerGraph, context: PlannerContext) -> None:
+        self._graph = graph
+        self._context = context
+
+    async def status(self, thread_id: str) -> Waiting:
+        """What ``thread_id`` waits for now (``done`` also for an unknown thread)."""
+        snapshot = await self._graph.aget_state(_config(thread_id))
+        return waiting_of(thread_id, snapshot)
+
+    async def _run(self, thread_id: str, payload: PlannerState | Command[Any]) -> Waiting:
+        await self._graph.ainvoke(
+            payload, _config(thread_id), context=self._context, durability="sync"
+        )
+        return await self.status(thread_id)
+
+    async def start(
+        self, incident: Incident, *, mode: Mode = Mode.NORMAL, blind: bool = False
+    ) -> Waiting:
+        """Plan ``incident`` (single flight: an existing thread is reported, not restarted)."""
+        snapshot = await self._graph.aget_state(_config(incident.id))
+        if snapshot.values:
+            return waiting_of(incident.id, snapshot)
+        initial: PlannerState = {
+            "incident": incident.model_dump(mode="json"),
+            "mode": mode.value,
+            "blind": blind,
+            "status": "new",
+            "escalation_reasons": [],
+        }
+        return await self._run(incident.id, initial)
+
+    async def resume_approval(self, thread_id: str, approval: Approval | dict[str, Any]) -> Waiting:
+        """Deliver a human's answer; ignored unless the thread waits for an approval."""
+        current = await self.status(thread_id)
+        if current.kind != "approval":
+            return current
+        reply = approval.model_dump(mode="json") if isinstance(approval, Approval) else approval
+        return await self._run(thread_id, Command(resume=reply))
+
+    async def resume_bake(self, thread_id: str) -> Waiting:
+        """Verify once the bake window has passed; earlier calls change nothing."""
+        current = await self.status(thread_id)
+        if current.kind != "bake" or current.due is None:
+            return current
+        if self._context.clock.now() < current.due:
+            return current
+        return await self._run(thread_id, Command(resume={"kind": "bake"}))
+
+    async def expire(self, thread_id: str) -> Waiting:
+        """Reject a pending approval whose TTL has passed (expiry is never an approval)."""
+        current = await self.status(thread_id)
+        if current.kind != "approval" or current.request is None:
+            return current
+        now = self._context.clock.now()
+        if now <= current.request.expires_at:
+            return current
+        reply = expired_approval(current.request, now).model_dump(mode="json")
+        return await self._run(thread_id, Command(resume=reply))
+
+    async def pending(self) -> Sequence[Waiting]:
+        """Every thread the checkpointer holds that waits for an approval or a bake."""
+        saver = self._graph.checkpointer
+        if saver is None or isinstance(saver, bool):
+            return ()
+        threads: list[str] = []
+        async for item in saver.alist(None):
+            thread = str(item.config["configurable"]["thread_id"])
+            if thread not in threads:
+                threads.append(thread)
+        waits = [await self.status(thread) for thread in sorted(threads)]
+        return tuple(w for w in waits if w.kind != "done")
