@@ -20,6 +20,7 @@ class EntryType(StrEnum):
     BLIND = "blind"
     RESOLVED = "resolved"
     PROPOSAL = "proposal"
+    PLANNER = "planner"
     DECISION = "decision"
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL = "approval"

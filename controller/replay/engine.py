@@ -32,12 +32,12 @@ from controller.observers.freshness import ModeDecision, next_mode
 from controller.observers.recorded import RecordedMetrics
 from controller.observers.recorded_traces import RecordedTraces
 from controller.planner.runbooks import Runbook
-from controller.ports import ApprovalChannel, LedgerSink
+from controller.ports import ApprovalChannel, LedgerSink, PlanProposer
 from controller.replay.charts import chart_series
 from controller.replay.comparison import compare_decisions
 from controller.replay.pipeline import IncidentPipeline, TickContext, Windows
 from controller.replay.recorder import Recorder
-from controller.replay.result import ReplayResult, ReplayRun
+from controller.replay.result import ReplayResult, ReplayRun, llm_summary
 from controller.replay.scoring import score_replay
 from controller.settings import Settings
 from controller.testing import SimulatedClock, SimulatedCluster, StaticKillSwitch
@@ -57,6 +57,14 @@ class ApprovalsMode(StrEnum):
     INTERACTIVE = "interactive"
 
 
+class PlannerMode(StrEnum):
+    """Which planner proposes during a replay (the runbook planner always runs in shadow)."""
+
+    RUNBOOK = "runbook"
+    LLM = "llm"
+    RECORDED = "recorded"
+
+
 def default_approvals_mode(incident: IncidentFile) -> ApprovalsMode:
     """Recorded answers when the file has them, else grant (a replay changes nothing real)."""
     return ApprovalsMode.RECORDED if incident.recorded.approvals else ApprovalsMode.GRANT
@@ -72,6 +80,8 @@ class ReplayInputs:
     runbooks: tuple[Runbook, ...]
     settings: Settings
     approvals: ApprovalsMode
+    planner: PlannerMode = PlannerMode.RUNBOOK
+    proposer: PlanProposer | None = None
 
 
 def _approver(inputs: ReplayInputs, clock: SimulatedClock) -> ApprovalChannel:
@@ -120,6 +130,7 @@ class ReplayEngine:
             recorder=self.recorder,
             approval_ttl=inputs.settings.approvals.ttl,
             open_loop=True,
+            proposer=inputs.proposer,
         )
         self.traces = RecordedTraces(inputs.incident)
         self.trace_history: list[TraceSnapshot] = []
@@ -261,6 +272,7 @@ class ReplayEngine:
                 policy_hash=inputs.policy.hash,
                 runbooks=tuple(r.id for r in inputs.runbooks),
                 approvals_mode=inputs.approvals.value,
+                planner=inputs.planner.value,
                 tick=tick_interval(inputs),
             ),
             timeline=tuple(sorted(rec.timeline, key=lambda e: e.at)),
@@ -274,6 +286,7 @@ class ReplayEngine:
             score=score,
             comparison=compare_decisions(inputs.incident.recorded, rec.actions),
             charts=chart_series(inputs.incident, incidents, inputs.settings.detection),
+            llm=llm_summary(rec.planner_outcomes) if inputs.proposer is not None else None,
         )
 
 

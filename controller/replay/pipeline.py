@@ -40,11 +40,14 @@ from controller.models.events import EventKind
 from controller.models.facts import PastAction, TargetFacts
 from controller.models.incident import FaultKind, Incident
 from controller.models.modes import Mode
+from controller.models.proposals import ProposalOutcome, ProposalRequest
 from controller.models.signals import Signal, SignalWindow
+from controller.models.workloads import WorkloadInventory
 from controller.observers.assess import Assessment, assess_verification
+from controller.planner.choice import checked_outcome, choose_plan, with_disagreement
 from controller.planner.runbook_planner import plan_incident
 from controller.planner.runbooks import Runbook
-from controller.ports import ApprovalChannel, ClusterReader
+from controller.ports import ApprovalChannel, ClusterReader, PlanProposer
 from controller.replay.recorder import Recorder
 
 tracer = trace.get_tracer("aiops.controller")
@@ -157,6 +160,7 @@ class IncidentPipeline:
         recorder: Recorder,
         approval_ttl: timedelta,
         open_loop: bool,
+        proposer: PlanProposer | None = None,
     ) -> None:
         self._policy = policy
         self._runbooks = tuple(runbooks)
@@ -166,6 +170,7 @@ class IncidentPipeline:
         self._recorder = recorder
         self._ttl = approval_ttl
         self._open_loop = open_loop
+        self._proposer = proposer
         self.history: list[PastAction] = []
         self.records: dict[str, IncidentRecord] = {}
         self.frozen_targets: set[str] = set()
@@ -203,22 +208,50 @@ class IncidentPipeline:
             record.settled = True
             return
         with tracer.start_as_current_span("plan"):
-            plan = plan_incident(incident, live.inventory, self._runbooks, ctx.now)
+            runbook_plan = plan_incident(incident, live.inventory, self._runbooks, ctx.now)
+            outcome = self._ask_llm(incident, live.inventory, runbook_plan, ctx)
+        plan, why, detail = choose_plan(runbook_plan, outcome)
         record.plans += 1
         record.last_planned = ctx.now
         record.planned_fault = incident.lead.fault
         record.retry = False
         self._recorder.proposal(plan, ctx.now)
-        decision = self._guard(plan, incident, ctx)
+        disagreement = detail if why == "disagreement" else None
+        decision = self._guard(plan, incident, ctx, disagreement=disagreement)
         self._route(plan, decision, incident, record, ctx)
 
+    def _ask_llm(
+        self,
+        incident: Incident,
+        inventory: WorkloadInventory,
+        runbook_plan: Plan,
+        ctx: TickContext,
+    ) -> ProposalOutcome | None:
+        """The LLM's proposal beside the runbook plan (computed first, in shadow: R13)."""
+        if self._proposer is None:
+            return None
+        request = ProposalRequest(
+            incident=incident, inventory=inventory, runbook_plan=runbook_plan, now=ctx.now
+        )
+        outcome = checked_outcome(self._proposer.propose(request), incident.id)
+        self._recorder.planner(incident, runbook_plan, outcome, ctx.now)
+        return outcome
+
     def _guard(
-        self, plan: Plan, incident: Incident, ctx: TickContext, *, revalidation: bool = False
+        self,
+        plan: Plan,
+        incident: Incident,
+        ctx: TickContext,
+        *,
+        revalidation: bool = False,
+        disagreement: str | None = None,
     ) -> PolicyDecision:
         with tracer.start_as_current_span("guard"):
             decision = evaluate(
                 plan, self._policy, self._facts(plan, incident, ctx), self.history, ctx.now
             )
+        if disagreement is not None:
+            decision = with_disagreement(decision, disagreement)
         self._recorder.decision(plan, decision, ctx.now, revalidation=revalidation)
         return decision
 

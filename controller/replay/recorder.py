@@ -20,6 +20,7 @@ from controller.models.decisions import (
 from controller.models.incident import BlindSpot, Incident
 from controller.models.ledger import EntryType
 from controller.models.modes import ModeState
+from controller.models.proposals import ProposalOutcome
 from controller.models.workloads import WorkloadRef
 from controller.ports import LedgerSink
 from controller.replay.result import TimelineEvent, TimelineKind
@@ -45,6 +46,7 @@ class Recorder:
         self.verifications: list[VerificationResult] = []
         self.blind_spots: list[BlindSpot] = []
         self.modes: list[ModeState] = []
+        self.planner_outcomes: list[ProposalOutcome] = []
 
     def _event(
         self,
@@ -144,6 +146,25 @@ class Recorder:
             incident_id=plan.incident_id,
             workload=plan.action.target,
             plan_hash=plan.plan_hash(),
+        )
+
+    def planner(
+        self, incident: Incident, runbook_plan: Plan, outcome: ProposalOutcome, now: datetime
+    ) -> None:
+        """What the LLM planner answered beside the runbook plan (or why it did not)."""
+        self.planner_outcomes.append(outcome)
+        payload = outcome.model_dump(mode="json", exclude={"exchanges", "plan"})
+        payload["runbook_plan_hash"] = runbook_plan.plan_hash()
+        payload["llm_plan_hash"] = None if outcome.plan is None else outcome.plan.plan_hash()
+        self._ledger.append(now, EntryType.PLANNER, payload, incident_id=incident.id)
+        tokens = f"{outcome.usage.total} tokens, {outcome.attempts} attempts"
+        if outcome.plan is None:
+            why = outcome.fallback.value if outcome.fallback else "no plan"
+            summary = f"LLM planner fell back ({why}: {outcome.detail[:200]}); {tokens}"
+        else:
+            summary = f"LLM planner proposed {describe(outcome.plan.action)}; {tokens}"
+        self._event(
+            now, TimelineKind.PROPOSAL, summary, incident_id=incident.id, workload=incident.workload
         )
 
     def decision(

@@ -6,6 +6,7 @@ JSON can be re-rendered later.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from pydantic import Field
@@ -19,6 +20,7 @@ from controller.models.decisions import (
     VerificationResult,
 )
 from controller.models.incident import BlindSpot, Incident
+from controller.models.proposals import ProposalOutcome, TokenUsage
 from controller.models.signals import Signal
 from controller.models.workloads import WorkloadRef
 
@@ -115,6 +117,33 @@ class ReplayRun(FrozenModel):
     ledger_head: str | None = None
 
 
+class LlmSummary(FrozenModel):
+    """What the LLM planner cost and how often it fell back, over the whole replay."""
+
+    calls: int = Field(ge=0, description="Incidents the LLM planner was asked about.")
+    plans: int = Field(ge=0, description="Valid plans it proposed.")
+    fallbacks: dict[str, int] = Field(default_factory=dict, description="By reason.")
+    usage: TokenUsage = TokenUsage()
+    attempts: int = Field(default=0, ge=0)
+
+
+def llm_summary(outcomes: Sequence[ProposalOutcome]) -> LlmSummary:
+    """Totals over every planner outcome of a replay."""
+    fallbacks: dict[str, int] = {}
+    usage = TokenUsage()
+    for outcome in outcomes:
+        usage = usage + outcome.usage
+        if outcome.fallback is not None:
+            fallbacks[outcome.fallback.value] = fallbacks.get(outcome.fallback.value, 0) + 1
+    return LlmSummary(
+        calls=len(outcomes),
+        plans=sum(1 for o in outcomes if o.plan is not None),
+        fallbacks=fallbacks,
+        usage=usage,
+        attempts=sum(o.attempts for o in outcomes),
+    )
+
+
 class ReplayResult(FrozenModel):
     """Everything a replay decided, in one serialisable document."""
 
@@ -139,3 +168,4 @@ class ReplayResult(FrozenModel):
     score: Score | None = None
     comparison: tuple[ComparisonRow, ...] = ()
     charts: tuple[ChartSeries, ...] = ()
+    llm: LlmSummary | None = None

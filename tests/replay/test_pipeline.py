@@ -7,12 +7,13 @@ directly with windows that do react, to prove the verify -> revert -> freeze pat
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from controller.actuators.reconcile import Actuator
 from controller.approvals.scripted import DenyAll, GrantAll
-from controller.models.actions import ScaleAction
+from controller.models.actions import PlannerKind, ScaleAction
 from controller.models.decisions import ActionStatus, VerificationPhase
 from controller.models.incident import (
     FaultKind,
@@ -78,7 +79,7 @@ def _windows(after: float, at_minutes: float) -> dict[str, dict[Signal, SignalWi
     }
 
 
-def _pipeline(policy, runbooks, *, approvals=None, open_loop=False):
+def _pipeline(policy, runbooks, *, approvals=None, open_loop=False, proposer=None):
     cluster = SimulatedCluster([inventory(replicas=4)], [OPTED_IN])
     ledger = InMemoryLedger()
     pipeline = IncidentPipeline(
@@ -90,6 +91,7 @@ def _pipeline(policy, runbooks, *, approvals=None, open_loop=False):
         recorder=Recorder(ledger),
         approval_ttl=timedelta(minutes=15),
         open_loop=open_loop,
+        proposer=proposer,
     )
     return pipeline, cluster, ledger
 
@@ -206,3 +208,83 @@ def test_rejected_approval_changes_nothing(policy, runbooks) -> None:
     assert approvals and approvals[0].payload["outcome"] == "rejected"
     statuses = [e.payload["status"] for e in ledger.entries if e.type is EntryType.ACTION]
     assert ActionStatus.APPLIED not in statuses
+
+
+class ScriptedProposer:
+    """A PlanProposer that answers from a script (the real Claude adapter is tested against
+    a loopback Messages API in tests/llm)."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.requests: list[Any] = []
+
+    def propose(self, request):
+        from controller.models.proposals import ProposalOutcome
+
+        self.requests.append(request)
+        plan = self.answer(request)
+        if isinstance(plan, ProposalOutcome):
+            return plan
+        return ProposalOutcome(plan=plan, attempts=1)
+
+
+def _llm_pipeline(policy, runbooks, proposer, approvals=None):
+    return _pipeline(policy, runbooks, proposer=proposer, approvals=approvals)
+
+
+def test_llm_fallback_runs_the_runbook_plan_and_records_why(policy, runbooks) -> None:
+    from controller.models.proposals import FallbackReason, ProposalOutcome
+
+    incident = _incident()
+    proposer = ScriptedProposer(
+        lambda r: ProposalOutcome(fallback=FallbackReason.OVERLOADED, detail="529", attempts=3)
+    )
+    pipeline, cluster, ledger = _llm_pipeline(policy, runbooks, proposer)
+    pipeline.on_incident(incident, _ctx(1.2, 0, incident))
+    assert [a for _, a in cluster.writes] == [
+        ScaleAction(target=WEB, from_replicas=4, to_replicas=6)
+    ]
+    planner = next(e for e in ledger.entries if e.type is EntryType.PLANNER)
+    assert planner.payload["fallback"] == "overloaded" and planner.payload["attempts"] == 3
+    assert proposer.requests[0].runbook_plan.action == cluster.writes[0][1]
+
+
+def test_llm_plan_that_disagrees_needs_a_human(policy, runbooks) -> None:
+    incident = _incident()
+
+    def bigger(request):
+        return request.runbook_plan.model_copy(
+            update={
+                "planner": PlannerKind.LLM,
+                "runbook_id": None,
+                "action": ScaleAction(target=WEB, from_replicas=4, to_replicas=8),
+            }
+        )
+
+    pipeline, cluster, ledger = _llm_pipeline(
+        policy, runbooks, ScriptedProposer(bigger), approvals=DenyAll()
+    )
+    pipeline.on_incident(incident, _ctx(1.2, 0, incident))
+    assert cluster.writes == []  # the human said no
+    decision = next(e for e in ledger.entries if e.type is EntryType.DECISION)
+    assert decision.payload["decision"]["verdict"] == "needs_approval"
+    codes = [r["code"] for r in decision.payload["decision"]["reasons"]]
+    assert "approval_required_disagreement" in codes
+
+
+def test_llm_plan_that_agrees_runs_under_policy(policy, runbooks) -> None:
+    incident = _incident()
+    agree = ScriptedProposer(
+        lambda r: r.runbook_plan.model_copy(
+            update={
+                "planner": PlannerKind.LLM,
+                "runbook_id": None,
+                "rationale": "same, in other words",
+            }
+        )
+    )
+    pipeline, cluster, ledger = _llm_pipeline(policy, runbooks, agree)
+    pipeline.on_incident(incident, _ctx(1.2, 0, incident))
+    assert len(cluster.writes) == 1
+    proposal = next(e for e in ledger.entries if e.type is EntryType.PROPOSAL)
+    assert proposal.payload["planner"] == "llm"
