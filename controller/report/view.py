@@ -184,10 +184,24 @@ def _meta(result: ReplayResult) -> tuple[MetaItem, ...]:
         MetaItem("Runbooks", printable(", ".join(run.runbooks)) or "none"),
         MetaItem("Incident file", printable(run.incident_file)),
     ]
+    if result.llm is not None:
+        items.append(MetaItem("LLM planner", _llm_line(result)))
     if run.ledger_path is not None:
         head = f" @ {run.ledger_head[:SHORT_HASH]}" if run.ledger_head else ""
         items.append(MetaItem("Ledger", printable(f"{run.ledger_path}{head}")))
     return tuple(items)
+
+
+def _llm_line(result: ReplayResult) -> str:
+    """``"3 calls, 2 plans, fallbacks: overloaded 1; 4210 tokens in 5 attempts"``."""
+    llm = result.llm
+    if llm is None:
+        return ""
+    fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(llm.fallbacks.items())) or "none"
+    return printable(
+        f"{llm.calls} calls, {llm.plans} plans, fallbacks: {fallbacks}; "
+        f"{llm.usage.total} tokens in {llm.attempts} attempts"
+    )
 
 
 def _window(start: datetime, end: datetime) -> str:

@@ -200,3 +200,18 @@ def test_terminal_escapes_in_untrusted_text_are_made_visible(
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "\\x1b[2J" in out.replace("\\\\", "\\").replace("\\[", "[")
     assert "\\u202eevil" in out.replace("\\\\", "\\")
+
+
+def test_llm_planner_summary_is_in_the_header() -> None:
+    from controller.models.proposals import FallbackReason, ProposalOutcome, TokenUsage
+    from controller.replay.result import llm_summary
+    from tests.unit.report.sample import sample_result
+
+    outcomes = [
+        ProposalOutcome(fallback=FallbackReason.OVERLOADED, attempts=3),
+        ProposalOutcome(usage=TokenUsage(input_tokens=1200, output_tokens=300), attempts=1),
+    ]
+    result = sample_result().model_copy(update={"llm": llm_summary(outcomes)})
+    markdown = render(result, "markdown")
+    assert "2 calls, 0 plans, fallbacks: overloaded 1; 1500 tokens in 4 attempts" in markdown
+    assert "LLM planner" not in render(sample_result(), "markdown")
