@@ -9,6 +9,7 @@ replayed actions (open loop): verification judges what the recording shows.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -25,14 +26,17 @@ from controller.detection.fleet import fleet_anomaly
 from controller.detection.localize import rank_root_causes, with_candidates
 from controller.guardrails.loader import LoadedPolicy
 from controller.models.incident import Incident
-from controller.models.incident_file import IncidentFile
+from controller.models.incident_file import IncidentFile, LlmExchange
 from controller.models.modes import Mode, SourceHealth
+from controller.models.proposals import ProposalRequest
 from controller.models.traces import TraceSnapshot
 from controller.observers.freshness import ModeDecision, next_mode
 from controller.observers.recorded import RecordedMetrics
 from controller.observers.recorded_traces import RecordedTraces
+from controller.planner.prompts import Telemetry
 from controller.planner.runbooks import Runbook
-from controller.ports import ApprovalChannel, LedgerSink, PlanProposer
+from controller.planner.tools import ToolsData, ToolsDataProvider
+from controller.ports import ApprovalChannel, Clock, LedgerSink, PlanProposer
 from controller.replay.charts import chart_series
 from controller.replay.comparison import compare_decisions
 from controller.replay.pipeline import IncidentPipeline, TickContext, Windows
@@ -43,6 +47,8 @@ from controller.settings import Settings
 from controller.testing import SimulatedClock, SimulatedCluster, StaticKillSwitch
 
 log = structlog.get_logger("aiops.replay")
+TOOL_EVENTS = 20
+"""Newest events of the incident's workload the LLM's tools may read."""
 TRACE_HISTORY = timedelta(minutes=30)
 """How much trace history localization looks at (first rise along the call graph)."""
 tracer = trace.get_tracer("aiops.controller")
@@ -55,6 +61,10 @@ class ApprovalsMode(StrEnum):
     GRANT = "grant"
     DENY = "deny"
     INTERACTIVE = "interactive"
+
+
+ProposerFactory = Callable[[ToolsDataProvider, Clock], PlanProposer]
+"""Builds the LLM planner once the engine can supply its tools' data and its clock."""
 
 
 class PlannerMode(StrEnum):
@@ -81,7 +91,7 @@ class ReplayInputs:
     settings: Settings
     approvals: ApprovalsMode
     planner: PlannerMode = PlannerMode.RUNBOOK
-    proposer: PlanProposer | None = None
+    proposer_factory: ProposerFactory | None = None
 
 
 def _approver(inputs: ReplayInputs, clock: SimulatedClock) -> ApprovalChannel:
@@ -130,7 +140,9 @@ class ReplayEngine:
             recorder=self.recorder,
             approval_ttl=inputs.settings.approvals.ttl,
             open_loop=True,
-            proposer=inputs.proposer,
+            proposer=None
+            if inputs.proposer_factory is None
+            else inputs.proposer_factory(self._tools_data, self.clock),
         )
         self.traces = RecordedTraces(inputs.incident)
         self.trace_history: list[TraceSnapshot] = []
@@ -138,6 +150,7 @@ class ReplayEngine:
         self.state = DetectionState.empty()
         self.refs = [w.ref for w in inputs.incident.workloads]
         self.service_of = {w.ref.key: w.service_name for w in inputs.incident.workloads}
+        self.latest_windows: Windows = {}
 
     def run(self) -> ReplayResult:
         """Step through every tick of the incident window."""
@@ -165,6 +178,7 @@ class ReplayEngine:
         self.cluster.advance_to(now)
         with tracer.start_as_current_span("observe"):
             windows = self.metrics.observe(self.refs, now)
+            self.latest_windows = windows
             self._observe_traces(now)
         with tracer.start_as_current_span("detect"):
             outcome = detect(
@@ -184,6 +198,26 @@ class ReplayEngine:
         self.pipeline.tick(ctx)
         for incident in (*outcome.opened, *outcome.updated):
             self.pipeline.on_incident(incident, ctx)
+
+    def _tools_data(self, request: ProposalRequest) -> ToolsData:
+        """What the LLM's read-only tools may see: this tick's observations, nothing later."""
+        inventories = {}
+        for ref in self.refs:
+            live = self.cluster.get_workload(ref)
+            if live is not None:
+                inventories[ref.key] = live.inventory
+        events = self.cluster.events(request.incident.workload, request.now)
+        return ToolsData(
+            windows=self.latest_windows,
+            inventories=inventories,
+            traces=self.trace_history[-1] if self.trace_history else None,
+            telemetry=Telemetry(events=events[-TOOL_EVENTS:]),
+            runbooks=self.inputs.runbooks,
+        )
+
+    def recorded_exchanges(self) -> tuple[LlmExchange, ...]:
+        """Every LLM round trip of this replay, for ``--record-to``."""
+        return tuple(e for o in self.recorder.planner_outcomes for e in o.exchanges)
 
     def _observe_traces(self, now: datetime) -> None:
         if not self.traces.recorded:
@@ -286,7 +320,7 @@ class ReplayEngine:
             score=score,
             comparison=compare_decisions(inputs.incident.recorded, rec.actions),
             charts=chart_series(inputs.incident, incidents, inputs.settings.detection),
-            llm=llm_summary(rec.planner_outcomes) if inputs.proposer is not None else None,
+            llm=None if inputs.proposer_factory is None else llm_summary(rec.planner_outcomes),
         )
 
 

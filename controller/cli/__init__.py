@@ -1,0 +1,133 @@
+"""The ``aiops`` command line. Thin: parse flags, load inputs, call the engine, render.
+
+A user mistake (missing file, invalid JSON, schema violation, bad policy or runbook) prints
+one line naming the file, the location and the reason, and exits with status 2: no traceback
+and no partial output file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from controller import __version__
+from controller.cli.capture import capture as capture_command
+from controller.cli.common import fail, guard, stderr
+from controller.cli.replay import replay as replay_command
+from controller.errors import LedgerIntegrityError
+from controller.guardrails.loader import load_policy, policy_json_schema
+from controller.incident_file import incident_json_schema
+from controller.ledger import verify_ledger
+from controller.planner.runbooks import load_runbooks, runbook_json_schema
+from controller.replay.result import ReplayResult
+from controller.resources import default_runbooks
+from controller.settings import Settings
+
+app = typer.Typer(
+    name="aiops",
+    help="Self-healing agent for Kubernetes: replay incidents, check policies and ledgers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Validate guardrail policies.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Inspect decision ledgers.", no_args_is_help=True)
+runbooks_app = typer.Typer(help="Validate runbooks.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(runbooks_app, name="runbooks")
+
+
+class SchemaName(StrEnum):
+    """Documents ``aiops schema`` can print."""
+
+    INCIDENT = "incident"
+    POLICY = "policy"
+    RUNBOOK = "runbook"
+    REPLAY_RESULT = "replay-result"
+    SETTINGS = "settings"
+
+
+app.command("replay")(replay_command)
+app.command("capture")(capture_command)
+
+
+@app.command()
+def schema(
+    name: Annotated[SchemaName, typer.Argument(help="Which document's JSON Schema to print.")],
+) -> None:
+    """Print a JSON Schema (incident files, policies, runbook front-matter, replay results)."""
+    documents: dict[SchemaName, Callable[[], dict[str, Any]]] = {
+        SchemaName.INCIDENT: incident_json_schema,
+        SchemaName.POLICY: policy_json_schema,
+        SchemaName.RUNBOOK: runbook_json_schema,
+        SchemaName.REPLAY_RESULT: ReplayResult.model_json_schema,
+        SchemaName.SETTINGS: Settings.model_json_schema,
+    }
+    sys.stdout.write(json.dumps(documents[name](), indent=2, sort_keys=True) + "\n")
+
+
+@policy_app.command("check")
+def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
+    """Validate a policy file and explain what is wrong with it."""
+
+    def run() -> None:
+        loaded = load_policy(file)
+        for warning in loaded.warnings:
+            stderr.print(f"[yellow]warning:[/] {file}: {warning}", highlight=False)
+        typer.echo(f"{file}: ok (policy {loaded.policy.metadata.name}, hash {loaded.hash[:12]})")
+
+    guard(run)
+
+
+@runbooks_app.command("check")
+def runbooks_check(
+    folder: Annotated[Path | None, typer.Argument(help="Runbook folder; default: bundled.")] = None,
+) -> None:
+    """Validate every runbook in a folder."""
+
+    def run() -> None:
+        loaded = load_runbooks(folder or default_runbooks())
+        for runbook in loaded:
+            typer.echo(f"{runbook.id}: ok ({runbook.source})")
+
+    guard(run)
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    file: Annotated[Path, typer.Argument(help="Ledger (JSON Lines) file.")],
+    allow_unsealed: Annotated[
+        bool, typer.Option(help="Accept a ledger that is still being written (no seal).")
+    ] = False,
+) -> None:
+    """Check a ledger's hash chain; exit 1 on tampering or truncation."""
+
+    def run() -> None:
+        try:
+            summary = verify_ledger(file, require_seal=not allow_unsealed)
+        except LedgerIntegrityError as exc:
+            fail(f"ledger broken: {exc}", code=1)
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
+        seal = "sealed" if summary.sealed else "not sealed"
+        typer.echo(f"{file}: ok, {summary.entries} entries, {seal}, head {summary.head[:16]}")
+        typer.echo(f"  {counts}")
+
+    guard(run)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"aiops-controller {__version__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

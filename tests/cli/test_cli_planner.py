@@ -1,0 +1,137 @@
+"""``aiops replay --planner``: Claude beside the runbook planner (through the real SDK against
+a loopback Messages API), recording the exchanges, and replaying them offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaos.faults.fake_llm import FakeMessagesApi, SubmitPlan
+from tests.conftest import EXAMPLES
+
+BAD_DEPLOY = EXAMPLES / "bad-deploy.json"
+ROLLBACK = {
+    "action": {
+        "kind": "rollback",
+        "target": {"namespace": "shop", "name": "checkout"},
+        "from_revision": 8,
+        "to_revision": 7,
+        "to_image": "registry.example.com/shop/checkout:1.14.2",
+    },
+    "risk": "medium",
+    "rationale": "Errors started with revision 8; revision 7 was healthy.",
+    "verification": {
+        "signal": "error_ratio",
+        "expect": "decrease",
+        "min_improvement": 0.5,
+        "bake": "5m",
+    },
+}
+
+
+def aiops(*args: str | Path, cwd: Path, key: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    if key is not None:
+        env["ANTHROPIC_API_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _report(cwd: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((cwd / "r.json").read_text())
+    return report
+
+
+def test_without_a_key_every_incident_falls_back_to_the_runbook_plan(tmp_path: Path) -> None:
+    run = aiops(
+        "replay",
+        BAD_DEPLOY,
+        "--planner",
+        "llm",
+        "-f",
+        "json",
+        "-o",
+        "r.json",
+        cwd=tmp_path,
+        key=None,
+    )
+    assert run.returncode == 0, run.stderr
+    report = _report(tmp_path)
+    assert report["llm"]["fallbacks"] == {"no_key": report["llm"]["calls"]}
+    assert report["llm"]["usage"]["input_tokens"] == 0
+    assert [a["action"]["kind"] for a in report["actions"]] == ["rollback"]
+
+
+def test_live_llm_run_is_recorded_and_replays_offline(tmp_path: Path) -> None:
+    fake = FakeMessagesApi(default=SubmitPlan(ROLLBACK)).start()
+    try:
+        config = tmp_path / "aiops.yaml"
+        config.write_text(yaml.safe_dump({"llm": {"base_url": fake.base_url}}))
+        live = aiops(
+            "replay",
+            BAD_DEPLOY,
+            "--planner",
+            "llm",
+            "--config",
+            config,
+            "--record-to",
+            "recorded.json",
+            "-f",
+            "json",
+            "-o",
+            "r.json",
+            cwd=tmp_path,
+            key="sk-test-not-a-real-key",
+        )
+        requests = len(fake.requests)
+    finally:
+        fake.stop()
+    assert live.returncode == 0, live.stderr
+    first = _report(tmp_path)
+    assert first["llm"]["plans"] == first["llm"]["calls"] >= 1
+    assert first["plans"][0]["planner"] == "llm"
+    assert requests >= 1
+    recorded = json.loads((tmp_path / "recorded.json").read_text())
+    assert len(recorded["llm_exchanges"]) == requests
+    assert "sk-test-not-a-real-key" not in (tmp_path / "recorded.json").read_text()
+    # The fake is gone: the recorded replay must not need a network.
+    again = aiops(
+        "replay",
+        "recorded.json",
+        "--planner",
+        "recorded",
+        "-f",
+        "json",
+        "-o",
+        "r.json",
+        "--ledger",
+        "again.jsonl",
+        cwd=tmp_path,
+        key=None,
+    )
+    assert again.returncode == 0, again.stderr
+    second = _report(tmp_path)
+    assert [p["action"] for p in second["plans"]] == [p["action"] for p in first["plans"]]
+    assert [a["action"] for a in second["actions"]] == [a["action"] for a in first["actions"]]
+
+
+def test_recorded_planner_without_a_recording_is_an_error(tmp_path: Path) -> None:
+    run = aiops(
+        "replay", BAD_DEPLOY, "--planner", "recorded", "-o", "r.json", cwd=tmp_path, key=None
+    )
+    assert run.returncode == 2
+    assert "$.llm_exchanges" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "r.json").exists()
