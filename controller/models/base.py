@@ -41,12 +41,18 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("duration must be a number of seconds or a string like '10m'")
     if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
+        try:
+            return timedelta(seconds=float(value))
+        except (OverflowError, ValueError) as exc:  # 1e12 s, NaN: not a duration
+            raise ValueError(f"invalid duration {value!r}: out of range") from exc
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match and any(match.groups()):
             hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-            return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+            try:
+                return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+            except OverflowError as exc:
+                raise ValueError(f"invalid duration {value!r}: out of range") from exc
     raise ValueError(f"invalid duration {value!r}: use seconds or a string like '30s', '10m', '1h'")
 
 

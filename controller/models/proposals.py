@@ -27,6 +27,7 @@ class FallbackReason(StrEnum):
     RATE_LIMITED = "rate_limited"
     OVERLOADED = "overloaded"
     SERVER_ERROR = "server_error"
+    REQUEST_REJECTED = "request_rejected"
     CONNECTION = "connection"
     SPEND_CAP = "spend_cap"
     INVALID_OUTPUT = "invalid_output"

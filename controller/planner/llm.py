@@ -168,7 +168,7 @@ def _translate_status(exc: anthropic.APIStatusError) -> AiopsError:
         return _Temporary(FallbackReason.SERVER_ERROR, what)
     if status == 401:
         return _Permanent(FallbackReason.NO_KEY, f"the API key was rejected ({what})")
-    return _Permanent(FallbackReason.SERVER_ERROR, f"the API rejected the request ({what})")
+    return _Permanent(FallbackReason.REQUEST_REJECTED, f"the API rejected the request ({what})")
 
 
 @dataclass

@@ -119,7 +119,7 @@ def parse_submission(
     except ValidationError as exc:
         return _invalid(f"submit_plan input does not match the schema: {_errors(exc)}", now)
     except (OverflowError, ValueError) as exc:
-        # models.base.parse_duration lets timedelta's OverflowError escape pydantic (1e12 s).
+        # Defensive: an out-of-range number must be a rejection, never an exception.
         return _invalid(f"submit_plan input has an out-of-range value: {exc}", now)
     plan = Plan(
         incident_id=incident.id,

@@ -162,7 +162,7 @@ def test_spend_cap_is_never_retried(spend_cap) -> None:
 def test_other_4xx_is_not_retried() -> None:
     with FakeMessagesApi(default=HttpError(400, "invalid_request_error")) as fake:
         outcome = make_planner(fake.base_url).planner.propose(request())
-    assert outcome.fallback is FallbackReason.SERVER_ERROR and fake.attempts == 1
+    assert outcome.fallback is FallbackReason.REQUEST_REJECTED and fake.attempts == 1
 
 
 def test_breaker_opens_after_n_incidents_then_makes_no_request() -> None:

@@ -116,3 +116,9 @@ def test_bad_settings_name_the_field(tmp_path: Path, text: str, location: str) -
     with pytest.raises(ConfigError) as info:
         load_settings(config)
     assert info.value.location == location
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "99999999999h", 1e18])
+def test_out_of_range_durations_are_value_errors(value: object) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(value)
