@@ -31,7 +31,8 @@ from controller.settings import Settings
 
 app = typer.Typer(
     name="aiops",
-    help="Self-healing agent for Kubernetes: replay incidents, check policies and ledgers.",
+    help="Self-healing agent for Kubernetes: replay and capture incidents; check policies, "
+    "runbooks and ledgers.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
