@@ -227,6 +227,10 @@ class ClaudePlanner:
         self.rejections = 0
         """Rejected model replies so far (CH-03 counts them against the faults injected)."""
 
+    def close(self) -> None:
+        """Release the SDK's HTTP connections (keep-alive sockets) on shutdown."""
+        self._client.close()
+
     def propose(self, request: ProposalRequest) -> ProposalOutcome:
         """A plan from the model, or the reason there is none (never raises for failures)."""
         run = _Run(request, self._monotonic() + self._settings.deadline.total_seconds())

@@ -202,6 +202,11 @@ def tools_data(telemetry: Telemetry = NO_TELEMETRY) -> ToolsData:
     return ToolsData(inventories={WEB.key: inventory()}, telemetry=telemetry, runbooks=RUNBOOKS)
 
 
+OPEN_PLANNERS: list[ClaudePlanner] = []
+"""Planners made by make_planner; tests/llm/conftest.py closes them after each test, so no
+keep-alive socket outlives its test (an unclosed socket is a ResourceWarning, an error here)."""
+
+
 @dataclass
 class Wiring:
     planner: ClaudePlanner
@@ -239,6 +244,7 @@ def make_planner(
         clock=clock,
         sleep=sleeps,
     )
+    OPEN_PLANNERS.append(planner)
     return Wiring(planner, sleeps, budget, breaker, clock)
 
 

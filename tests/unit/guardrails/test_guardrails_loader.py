@@ -229,7 +229,7 @@ BAD = [
         "cooldown-overflow",
         edit("cooldown: 10m", "cooldown: 99999999999999h"),
         "spec.cooldown (line ⟪cooldown:⟫)",
-        "far too long",
+        "out of range",
     ),
     (
         "cooldown-weeks",
