@@ -22,7 +22,7 @@ from controller.errors import InputError, LedgerIntegrityError
 from controller.models.ledger import GENESIS_HASH, EntryType, LedgerEntry
 
 
-def _chain(
+def chain_entry(
     seq: int,
     prev_hash: str,
     time: datetime,
@@ -31,6 +31,8 @@ def _chain(
     plan_hash: str | None,
     payload: dict[str, Any],
 ) -> LedgerEntry:
+    """Build entry ``seq`` linked to ``prev_hash``; shared by the file and in-memory ledgers
+    so both chain identically."""
     draft = LedgerEntry(
         seq=seq,
         time=time,
@@ -87,7 +89,9 @@ class LedgerWriter:
         """Chain and write one entry; returns it."""
         if self._file is None:
             raise RuntimeError("ledger writer is not open")
-        entry = _chain(self._seq, self._head, time, entry_type, incident_id, plan_hash, payload)
+        entry = chain_entry(
+            self._seq, self._head, time, entry_type, incident_id, plan_hash, payload
+        )
         self._file.write(entry.model_dump_json() + "\n")
         self._seq += 1
         self._head = entry.hash

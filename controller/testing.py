@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from controller.errors import TemporaryError
-from controller.ledger import _chain
+from controller.ledger import chain_entry
 from controller.models.actions import (
     Action,
     AdjustHpaAction,
@@ -76,7 +76,7 @@ class InMemoryLedger:
         plan_hash: str | None = None,
     ) -> LedgerEntry:
         """Chain and keep one entry."""
-        entry = _chain(
+        entry = chain_entry(
             len(self.entries), self.head, time, entry_type, incident_id, plan_hash, payload
         )
         self.entries.append(entry)

@@ -94,6 +94,10 @@ class RateLimitedApiClient(ApiClient):
         self.limiter.acquire()
         return super().call_api(*args, **kwargs)
 
+    def close(self) -> None:
+        """Release the connection pool (typed here: the client library's is unannotated)."""
+        super().close()  # type: ignore[no-untyped-call]
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:

@@ -26,15 +26,18 @@ class Assessment:
 
 
 def assess_verification(
-    spec: VerificationSpec, before: SignalWindow, after: SignalWindow
+    spec: VerificationSpec, before: SignalWindow, after: SignalWindow | None
 ) -> Assessment:
     """Compare the promised signal before the action with the end of the bake window.
 
     ``before`` must be the signal seen at the moment of the action and ``after`` the same
-    signal seen when the bake window ended. The baseline is the mean over one bake window
-    before acting; the observation is the mean over the second half of the bake window,
-    giving the change time to take effect.
+    signal seen when the bake window ended (None: the observer no longer reports it). The
+    baseline is the mean over one bake window before acting; the observation is the mean
+    over the second half of the bake window, giving the change time to take effect.
     """
+    if after is None:
+        detail = f"no {spec.signal} data after the action"
+        return Assessment(VerificationPhase.INCONCLUSIVE, None, None, None, detail)
     bake = spec.bake.total_seconds()
     baseline = before.mean(bake)
     observed = after.mean(bake / 2)

@@ -39,7 +39,7 @@ from controller.models.ledger import EntryType
 from controller.models.modes import Mode
 from controller.models.proposals import ProposalOutcome, ProposalRequest
 from controller.models.workloads import WorkloadInventory
-from controller.observers.assess import Assessment, assess_verification
+from controller.observers.assess import assess_verification
 from controller.planner.approval import build_request, judge_reply
 from controller.planner.choice import checked_outcome, choose_plan, with_disagreement
 from controller.planner.context import PlannerContext
@@ -291,11 +291,7 @@ async def verify(state: PlannerState, runtime: Ctx) -> PlannerState:
         raise RuntimeError("verify reached without a verification spec, target or baseline")
     now = ctx.clock.now()
     after = ctx.metrics.observe([target], now).get(target.key, {}).get(spec.signal)
-    if after is None:
-        missing = f"no {spec.signal} data after the action"
-        found = Assessment(VerificationPhase.INCONCLUSIVE, None, None, None, missing)
-    else:
-        found = assess_verification(spec, baseline_window(baseline), after)
+    found = assess_verification(spec, baseline_window(baseline), after)
     verification = VerificationResult(
         plan_hash=result.plan_hash, signal=spec.signal, phase=found.phase,
         baseline=found.baseline, observed=found.observed,

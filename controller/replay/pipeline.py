@@ -43,7 +43,7 @@ from controller.models.modes import Mode
 from controller.models.proposals import ProposalOutcome, ProposalRequest
 from controller.models.signals import Signal, SignalWindow
 from controller.models.workloads import WorkloadInventory
-from controller.observers.assess import Assessment, assess_verification
+from controller.observers.assess import assess_verification
 from controller.planner.choice import checked_outcome, choose_plan, with_disagreement
 from controller.planner.runbook_planner import plan_incident
 from controller.planner.runbooks import Runbook
@@ -136,14 +136,12 @@ def plan_signals(plan: Plan, incident: Incident) -> set[Signal]:
 
 def rollout_in_progress(reader: ClusterReader, incident: Incident, now: datetime) -> bool:
     """Whether the newest deploy of the workload has not completed yet."""
-    deploys = [e for e in reader.events(incident.workload, now) if e.kind is EventKind.DEPLOY]
+    events = reader.events(incident.workload, now)
+    deploys = [e for e in events if e.kind is EventKind.DEPLOY]
     if not deploys:
         return False
     newest = deploys[-1].time
-    return not any(
-        e.kind is EventKind.ROLLOUT_COMPLETE and e.time >= newest
-        for e in reader.events(incident.workload, now)
-    )
+    return not any(e.kind is EventKind.ROLLOUT_COMPLETE and e.time >= newest for e in events)
 
 
 class IncidentPipeline:
@@ -404,16 +402,7 @@ class IncidentPipeline:
         if spec is None or target is None:
             return
         after = ctx.windows.get(target.key, {}).get(spec.signal)
-        if after is None:
-            assessment = Assessment(
-                VerificationPhase.INCONCLUSIVE,
-                None,
-                None,
-                None,
-                f"no {spec.signal} data after the action",
-            )
-        else:
-            assessment = assess_verification(spec, pending.before, after)
+        assessment = assess_verification(spec, pending.before, after)
         result = VerificationResult(
             plan_hash=pending.result.plan_hash,
             signal=spec.signal,
