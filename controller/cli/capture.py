@@ -20,7 +20,7 @@ from controller.errors import BackendUnavailableError, InputError
 from controller.incident_file import dump_incident, first_error
 from controller.logging import configure_logging
 from controller.models.base import parse_duration
-from controller.models.incident_file import GroundTruth, IncidentFile
+from controller.models.incident_file import GroundTruth, IncidentFile, IncidentMetadata
 from controller.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _cluster(settings: Settings, use: bool, timeout: float) -> Iterator[KubeObse
         yield KubeObserver(cache, api)
     finally:
         cache.stop()
-        api.close()  # type: ignore[no-untyped-call]  # the client library is untyped
+        api.close()
 
 
 def capture(
@@ -109,7 +109,7 @@ def capture(
             start=start,
             end=end,
             step=_duration(step, "--step"),
-            name=name or _default_name(namespace, start),
+            name=_incident_name(name or _default_name(namespace, start)),
             title=title,
             otlp_dump=otlp_dump,
             truth=_load_truth(truth),
@@ -180,6 +180,15 @@ def _duration(text: str, flag: str) -> timedelta:
     if value.total_seconds() < 1:
         raise InputError(flag, text, "must be at least 1s")
     return value
+
+
+def _incident_name(name: str) -> str:
+    """Check ``--name`` before any backend is asked (the file format wants a slug)."""
+    try:
+        IncidentMetadata(name=name)
+    except ValidationError as exc:
+        raise InputError("--name", name, "use lower-case letters, digits, '-' and '.'") from exc
+    return name
 
 
 def _default_name(namespace: str, start: datetime) -> str:

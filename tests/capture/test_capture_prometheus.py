@@ -125,6 +125,7 @@ def test_unreachable_prometheus_is_one_line_exit_3(tmp_path: Path) -> None:
         (["--from", "now-1h", "--to", "now-2h"], "must be after --from"),
         (["--from", "now-1h", "--step", "0s"], "--step: 0s: must be at least 1s"),
         (["--from", "2026-01-01T00:00:00"], "needs a timezone"),
+        (["--from", "now-1h", "--name", "Last Night!"], "--name: Last Night!: use lower-case"),
     ],
 )
 def test_bad_flags_are_one_line_exit_2(tmp_path: Path, args: list[str], fragment: str) -> None:
