@@ -79,6 +79,16 @@ class Delay:
 
 
 @dataclass(frozen=True)
+class PartialThenStall:
+    """Send the status, headers and the first ``keep`` bytes of ``then``, then stall for
+    ``seconds`` (capped) before closing: a half-written tool call (CH-02)."""
+
+    then: ReplySpec
+    keep: int = 80
+    seconds: float = 20.0
+
+
+@dataclass(frozen=True)
 class ConnectionReset:
     """Read the request, then reset the TCP connection without any response."""
 
@@ -120,6 +130,7 @@ class Blocks:
 
 ReplySpec = (
     SubmitPlan
+    | PartialThenStall
     | ToolCall
     | Text
     | HttpError
@@ -249,10 +260,20 @@ def _handler_for(fake: FakeMessagesApi) -> type[BaseHTTPRequestHandler]:
                 _reset(self.connection)
                 self.close_connection = True
                 return
+            if isinstance(spec, PartialThenStall):
+                status, payload, headers = render(spec.then, body, serial)
+                self._send(status, payload, headers, stall=(spec.keep, spec.seconds))
+                return
             status, payload, headers = render(spec, body, serial)
             self._send(status, payload, headers)
 
-        def _send(self, status: int, payload: bytes, headers: Mapping[str, str]) -> None:
+        def _send(
+            self,
+            status: int,
+            payload: bytes,
+            headers: Mapping[str, str],
+            stall: tuple[int, float] | None = None,
+        ) -> None:
             try:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -261,7 +282,14 @@ def _handler_for(fake: FakeMessagesApi) -> type[BaseHTTPRequestHandler]:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if stall is None:
+                    self.wfile.write(payload)
+                    return
+                keep, seconds = stall
+                self.wfile.write(payload[:keep])
+                self.wfile.flush()
+                fake._wait(seconds)
+                self.close_connection = True  # the rest never comes
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (its timeout): fine
 

@@ -13,6 +13,7 @@ from chaos.faults.fake_llm import (
     Delay,
     FakeMessagesApi,
     HttpError,
+    PartialThenStall,
     Reply,
     SubmitPlan,
     ToolCall,
@@ -229,6 +230,18 @@ def test_headers_held_past_the_timeout_do_not_outlive_it() -> None:
         outcome = wiring.planner.propose(request())
         elapsed = time.monotonic() - started
     assert outcome.fallback is FallbackReason.TIMEOUT and outcome.attempts == 3
+    assert elapsed <= 3 * (0.3 + 1.0)  # no call outlives its timeout by more than 1 s
+
+
+def test_a_half_written_tool_call_that_stalls_does_not_outlive_the_timeout() -> None:
+    llm = settings(call_timeout=timedelta(milliseconds=300))
+    stall = PartialThenStall(SubmitPlan(rollback_input()), keep=120, seconds=20)
+    with FakeMessagesApi(default=stall) as fake:
+        started = time.monotonic()
+        outcome = make_planner(fake.base_url, llm).planner.propose(request())
+        elapsed = time.monotonic() - started
+    assert outcome.plan is None and outcome.fallback is FallbackReason.TIMEOUT
+    assert fake.attempts == outcome.attempts == 3
     assert elapsed <= 3 * (0.3 + 1.0)  # no call outlives its timeout by more than 1 s
 
 
