@@ -96,6 +96,28 @@ APPROVAL_CODES = frozenset(
     }
 )
 """Any of these (and no denial) makes the verdict NEEDS_APPROVAL."""
+TEMPORARY_DENIALS = frozenset(
+    {
+        ReasonCode.COOLDOWN_ACTIVE,
+        ReasonCode.GLOBAL_RATE_CAP,
+        ReasonCode.NAMESPACE_RATE_CAP,
+        ReasonCode.CHANGE_FREEZE,
+        ReasonCode.INPUTS_STALE,
+        ReasonCode.INPUTS_BLIND,
+        ReasonCode.ROLLOUT_IN_PROGRESS,
+        ReasonCode.MODE_FROZEN,
+        ReasonCode.MODE_BLIND,
+        ReasonCode.PLAN_STALE,
+    }
+)
+"""Denials that may lift by themselves (time passes, data returns, a rollout ends, a fresh
+plan is made): the incident is planned again later instead of being dropped."""
+
+
+def denial_is_temporary(decision: PolicyDecision) -> bool:
+    """Whether every denial reason of ``decision`` may lift by itself (False if not denied)."""
+    denials = set(decision.codes) & DENIAL_CODES
+    return bool(denials) and denials <= TEMPORARY_DENIALS
 
 
 def evaluate(

@@ -45,6 +45,11 @@ def expired_approval(request: ApprovalRequest, now: datetime) -> Approval:
     return _system(request, ApprovalOutcome.EXPIRED, now, "no answer before the deadline")
 
 
+def withdrawn_approval(request: ApprovalRequest, now: datetime, note: str) -> Approval:
+    """The answer a request gets when it no longer needs one (its incident resolved)."""
+    return _system(request, ApprovalOutcome.REJECTED, now, note)
+
+
 def judge_reply(reply: object, request: ApprovalRequest, now: datetime) -> Approval:
     """Turn the resume value into the Approval the graph acts on (``now``: resume time).
 

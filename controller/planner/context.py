@@ -106,10 +106,13 @@ class InMemoryHistory:
 
 @dataclass(frozen=True, slots=True)
 class PlannerSettings:
-    """Timing the graph needs (from ``Settings.approvals`` in the composition root)."""
+    """How the graph runs: approval TTL (``Settings.approvals``) and open or closed loop."""
 
     approval_ttl: timedelta = timedelta(minutes=15)
     """An unanswered approval request is rejected after this long (R3, CH-17)."""
+    open_loop: bool = False
+    """Replay: metrics are a recording that cannot react to our action, so verification
+    is reported but never reverts (a closed-loop verdict would judge the recording)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from controller.guardrails.engine import evaluate
+from controller.guardrails.engine import denial_is_temporary, evaluate
+from controller.guardrails.plan_age import with_plan_age
 from controller.models.actions import (
     EscalateAction,
     NoAction,
@@ -54,6 +55,7 @@ from controller.planner.runbook_planner import plan_incident
 from controller.planner.state import PlannerState, Status, dump, load, need
 
 Ctx = Runtime[PlannerContext]
+OPEN_LOOP_NOTE = "judged on the recording (open loop)"
 
 
 def _log(
@@ -105,14 +107,16 @@ async def gather_context(state: PlannerState, runtime: Ctx) -> PlannerState:
 
 
 async def propose(state: PlannerState, runtime: Ctx) -> PlannerState:
-    """Runbook plan always (shadow, R13); then the proposer, if any, with the runbook plan."""
+    """Runbook plan always (shadow, R13); then the proposer, if any, with the runbook plan.
+
+    With a proposer, one PLANNER ledger line keeps both plans, the LLM's cost and any
+    fallback reason; the plan that is then chosen is ledgered by ``reconcile``.
+    """
     ctx = runtime.context
     incident = need(state, "incident", Incident)
     inventory = need(state, "inventory", WorkloadInventory)
     now = ctx.clock.now()
     runbook_plan = plan_incident(incident, inventory, ctx.runbooks, now)
-    _log(ctx, now, EntryType.PROPOSAL, runbook_plan.model_dump(mode="json"), state,
-         runbook_plan.plan_hash())  # fmt: skip
     if ctx.proposer is None:
         return {"runbook_plan": dump(runbook_plan), "llm_outcome": None}
     request = ProposalRequest(
@@ -120,24 +124,30 @@ async def propose(state: PlannerState, runtime: Ctx) -> PlannerState:
     )
     outcome = checked_outcome(ctx.proposer.propose(request), incident.id)
     outcome = outcome.model_copy(update={"exchanges": ()})  # recorded elsewhere; keep it small
-    if outcome.plan is not None:
-        payload = outcome.plan.model_dump(mode="json")
-        _log(ctx, now, EntryType.PROPOSAL, payload, state, outcome.plan.plan_hash())
-    else:
-        fallback = None if outcome.fallback is None else outcome.fallback.value
-        payload = {"planner": "llm", "fallback": fallback, "detail": outcome.detail}
-        _log(ctx, now, EntryType.PROPOSAL, payload, state)
+    _log(ctx, now, EntryType.PLANNER, planner_payload(runbook_plan, outcome), state)
     return {"runbook_plan": dump(runbook_plan), "llm_outcome": dump(outcome)}
 
 
+def planner_payload(runbook_plan: Plan, outcome: ProposalOutcome) -> dict[str, Any]:
+    """The PLANNER ledger line: what each planner said, and what the LLM cost."""
+    payload = outcome.model_dump(mode="json", exclude={"exchanges", "plan"})
+    payload["runbook_plan"] = runbook_plan.model_dump(mode="json")
+    payload["runbook_plan_hash"] = runbook_plan.plan_hash()
+    payload["llm_plan"] = dump(outcome.plan)
+    payload["llm_plan_hash"] = None if outcome.plan is None else outcome.plan.plan_hash()
+    return payload
+
+
 async def reconcile(state: PlannerState, runtime: Ctx) -> PlannerState:
-    """Choose the plan to guard; a disagreement between the planners is an escalation event."""
+    """Choose the plan to guard and ledger it; a disagreement is also an escalation event."""
+    ctx = runtime.context
+    now = ctx.clock.now()
     runbook_plan = need(state, "runbook_plan", Plan)
     plan, why, detail = choose_plan(runbook_plan, load(state, "llm_outcome", ProposalOutcome))
+    _log(ctx, now, EntryType.PROPOSAL, plan.model_dump(mode="json"), state, plan.plan_hash())
     if why == "disagreement":
-        ctx = runtime.context
         payload = {"reason": detail, "disagreement": True}
-        _log(ctx, ctx.clock.now(), EntryType.ESCALATION, payload, state, plan.plan_hash())
+        _log(ctx, now, EntryType.ESCALATION, payload, state, plan.plan_hash())
     return {"plan": dump(plan), "why": why, "why_detail": detail, "status": "planned"}
 
 
@@ -158,7 +168,8 @@ def _escalation_for(plan: Plan, decision: PolicyDecision, status: Status) -> lis
     if isinstance(plan.action, EscalateAction):
         return [f"planner escalated: {plan.action.reason}"]
     if status == "denied":
-        return [f"policy denied ({', '.join(c.value for c in decision.codes)}); proposal rejected"]
+        then = "will re-plan later" if denial_is_temporary(decision) else "proposal rejected"
+        return [f"policy denied ({', '.join(c.value for c in decision.codes)}); {then}"]
     return []
 
 
@@ -173,6 +184,8 @@ async def guard(state: PlannerState, runtime: Ctx) -> PlannerState:
         return {"status": "escalated", "escalation_reasons": [f"target frozen: {frozen}"]}
     facts = _facts_for(ctx, state, plan, now)
     decision = evaluate(plan, ctx.policy, facts, ctx.history.past_actions(), now)
+    if is_mutating(plan.action):
+        decision = with_plan_age(decision, plan, ctx.policy, now)
     if state.get("why") == "disagreement" and is_mutating(plan.action):
         decision = with_disagreement(decision, str(state.get("why_detail", "")))
     payload = {"revalidation": False, "decision": decision.model_dump(mode="json")}
@@ -292,14 +305,17 @@ async def verify(state: PlannerState, runtime: Ctx) -> PlannerState:
     now = ctx.clock.now()
     after = ctx.metrics.observe([target], now).get(target.key, {}).get(spec.signal)
     found = assess_verification(spec, baseline_window(baseline), after)
+    open_loop = ctx.settings.open_loop
     verification = VerificationResult(
         plan_hash=result.plan_hash, signal=spec.signal, phase=found.phase,
         baseline=found.baseline, observed=found.observed,
-        relative_change=found.relative_change, at=now, detail=found.detail,
+        relative_change=found.relative_change, at=now,
+        detail=f"{found.detail}; {OPEN_LOOP_NOTE}" if open_loop else found.detail,
     )  # fmt: skip
     payload = verification.model_dump(mode="json")
     _log(ctx, now, EntryType.VERIFICATION, payload, state, result.plan_hash)
-    return {"verification": dump(verification), "status": "verified"}
+    # Open loop (replay): the recording cannot show our action's effect, so never revert on it.
+    return {"verification": dump(verification), "status": "done" if open_loop else "verified"}
 
 
 def _revert(

@@ -71,12 +71,15 @@ def route_after_act(state: PlannerState) -> AfterAct:
 
 
 def route_after_verify(state: PlannerState) -> AfterVerify:
-    """Improved -> done; anything else (worse, not improved, inconclusive) -> a human."""
-    if status_of(state) != "verified":
-        raise _impossible("route_after_verify", state)
+    """Improved -> done; anything else (worse, not improved, inconclusive) -> a human.
+
+    ``done`` straight from verify is the open loop (replay): judged, never reverted."""
+    status = status_of(state)
     verification = state.get("verification")
-    if verification is None:
-        raise RuntimeError("route_after_verify: verified without a verification")
+    if status not in ("verified", "done") or verification is None:
+        raise _impossible("route_after_verify", state)
+    if status == "done":
+        return "finish"
     if VerificationPhase(verification["phase"]) is VerificationPhase.IMPROVED:
         return "finish"
     return "revert_and_escalate"

@@ -1,10 +1,10 @@
-"""The driver the live loop and the replay call: start, resume, expire, list pending.
+"""The thread runner the incident driver calls: start, resume, expire, withdraw, list.
 
-One graph thread per incident (``thread_id = incident.id``). Every call returns what the
-thread now waits for: a human (``approval`` with the request to post, e.g. to Slack, which
-happens outside the graph), the end of a bake window (``bake`` with its due time), or
-nothing (``done``). Resuming a thread that is not waiting for that kind of input changes
-nothing, so a duplicate or late resume can never act twice (I5, CH-15, CH-18).
+One graph thread per plan attempt (``thread_id`` = the incident id for the first). Every
+call returns what the thread now waits for: a human (``approval`` with the request to post,
+e.g. to Slack, which happens outside the graph), the end of a bake window (``bake`` with its
+due time), or nothing (``done``). Resuming a thread that is not waiting for that kind of
+input changes nothing, so a duplicate or late resume can never act twice (I5, CH-15, CH-18).
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, StateSnapshot
 
 from controller.models.decisions import Approval, ApprovalRequest
 from controller.models.incident import Incident
 from controller.models.modes import Mode
-from controller.planner.approval import expired_approval
+from controller.planner.approval import expired_approval, withdrawn_approval
 from controller.planner.context import PlannerContext
-from controller.planner.graph import PlannerGraph
+from controller.planner.graph import PlannerGraph, build_graph
 from controller.planner.state import PlannerState
 
 WaitKind = Literal["approval", "bake", "done"]
@@ -37,6 +38,13 @@ class Waiting:
     status: str
     request: ApprovalRequest | None = None
     due: datetime | None = None
+
+
+def thread_for(incident_id: str, attempt: int = 1) -> str:
+    """The graph thread of one plan attempt: the incident id, then ``<id>#<attempt>``."""
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    return incident_id if attempt == 1 else f"{incident_id}#{attempt}"
 
 
 def _config(thread_id: str) -> RunnableConfig:
@@ -73,13 +81,28 @@ class PlannerRunner:
         )
         return await self.status(thread_id)
 
+    async def values(self, thread_id: str) -> PlannerState:
+        """The thread's latest checkpointed state (empty for an unknown thread)."""
+        snapshot = await self._graph.aget_state(_config(thread_id))
+        return cast(PlannerState, dict(snapshot.values or {}))
+
     async def start(
-        self, incident: Incident, *, mode: Mode = Mode.NORMAL, blind: bool = False
+        self,
+        incident: Incident,
+        *,
+        mode: Mode = Mode.NORMAL,
+        blind: bool = False,
+        attempt: int = 1,
     ) -> Waiting:
-        """Plan ``incident`` (single flight: an existing thread is reported, not restarted)."""
-        snapshot = await self._graph.aget_state(_config(incident.id))
+        """Plan ``incident`` (single flight: an existing thread is reported, not restarted).
+
+        ``attempt`` > 1 plans the same incident again on a fresh thread (``thread_for``),
+        so each attempt keeps its own checkpoint history and none inherits stale state.
+        """
+        thread_id = thread_for(incident.id, attempt)
+        snapshot = await self._graph.aget_state(_config(thread_id))
         if snapshot.values:
-            return waiting_of(incident.id, snapshot)
+            return waiting_of(thread_id, snapshot)
         initial: PlannerState = {
             "incident": incident.model_dump(mode="json"),
             "mode": mode.value,
@@ -87,7 +110,7 @@ class PlannerRunner:
             "status": "new",
             "escalation_reasons": [],
         }
-        return await self._run(incident.id, initial)
+        return await self._run(thread_id, initial)
 
     async def resume_approval(self, thread_id: str, approval: Approval | dict[str, Any]) -> Waiting:
         """Deliver a human's answer; ignored unless the thread waits for an approval."""
@@ -117,6 +140,15 @@ class PlannerRunner:
         reply = expired_approval(current.request, now).model_dump(mode="json")
         return await self._run(thread_id, Command(resume=reply))
 
+    async def withdraw(self, thread_id: str, note: str) -> Waiting:
+        """Reject a pending approval that is no longer wanted (its incident resolved)."""
+        current = await self.status(thread_id)
+        if current.kind != "approval" or current.request is None:
+            return current
+        now = self._context.clock.now()
+        reply = withdrawn_approval(current.request, now, note).model_dump(mode="json")
+        return await self._run(thread_id, Command(resume=reply))
+
     async def pending(self) -> Sequence[Waiting]:
         """Every thread the checkpointer holds that waits for an approval or a bake."""
         saver = self._graph.checkpointer
@@ -129,3 +161,9 @@ class PlannerRunner:
                 threads.append(thread)
         waits = [await self.status(thread) for thread in sorted(threads)]
         return tuple(w for w in waits if w.kind != "done")
+
+
+def memory_runner(context: PlannerContext) -> PlannerRunner:
+    """A runner whose threads live only as long as this process (replay and tests; the
+    live operator uses a durable checkpointer so pending approvals survive a restart)."""
+    return PlannerRunner(build_graph(InMemorySaver()), context)

@@ -1,15 +1,17 @@
 """``aiops replay``: step a simulated clock through an incident file and run the live code.
 
 Each tick observes the recorded series (never past ``now``), runs detection, and hands new
-or re-diagnosed incidents to the pipeline (runbook planner, guardrails, approvals, the
+or re-diagnosed incidents to the planner graph through the same ``IncidentDriver`` the live
+loop uses (runbook planner in shadow, optional LLM planner, guardrails, approvals, the
 reconciling actuator against a simulated cluster, verification). Metrics do not react to the
-replayed actions (open loop): verification judges what the recording shows.
+replayed actions (open loop): verification judges what the recording shows and never reverts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,18 +30,21 @@ from controller.guardrails.loader import LoadedPolicy
 from controller.models.incident import Incident
 from controller.models.incident_file import IncidentFile, LlmExchange
 from controller.models.modes import Mode, SourceHealth
-from controller.models.proposals import ProposalRequest
+from controller.models.proposals import ProposalOutcome, ProposalRequest
+from controller.models.signals import Signal, SignalWindow
 from controller.models.traces import TraceSnapshot
 from controller.observers.freshness import ModeDecision, next_mode
 from controller.observers.recorded import RecordedMetrics
 from controller.observers.recorded_traces import RecordedTraces
+from controller.planner.context import InMemoryHistory, PlannerContext, PlannerSettings
+from controller.planner.driver import IncidentDriver, TickView
 from controller.planner.prompts import Telemetry
 from controller.planner.runbooks import Runbook
+from controller.planner.runner import memory_runner
 from controller.planner.tools import ToolsData, ToolsDataProvider
 from controller.ports import ApprovalChannel, Clock, LedgerSink, PlanProposer
 from controller.replay.charts import chart_series
 from controller.replay.comparison import compare_decisions
-from controller.replay.pipeline import IncidentPipeline, TickContext, Windows
 from controller.replay.recorder import Recorder
 from controller.replay.result import ReplayResult, ReplayRun, llm_summary
 from controller.replay.scoring import score_replay
@@ -52,6 +57,7 @@ TOOL_EVENTS = 20
 TRACE_HISTORY = timedelta(minutes=30)
 """How much trace history localization looks at (first rise along the call graph)."""
 tracer = trace.get_tracer("aiops.controller")
+Windows = Mapping[str, Mapping[Signal, SignalWindow]]
 
 
 class ApprovalsMode(StrEnum):
@@ -120,6 +126,21 @@ def _ticks(incident: IncidentFile, step: timedelta) -> list[datetime]:
     return times
 
 
+class KeptOutcomes:
+    """A ``PlanProposer`` that keeps every outcome with its exchanges (for ``--record-to``;
+    the ledger keeps the outcome without them)."""
+
+    def __init__(self, inner: PlanProposer) -> None:
+        self.inner = inner
+        self.outcomes: list[ProposalOutcome] = []
+
+    def propose(self, request: ProposalRequest) -> ProposalOutcome:
+        """Ask ``inner`` and keep the answer."""
+        outcome = self.inner.propose(request)
+        self.outcomes.append(outcome)
+        return outcome
+
+
 class ReplayEngine:
     """One replay run; ``run`` returns the result after the last tick."""
 
@@ -129,20 +150,28 @@ class ReplayEngine:
         self.cluster = SimulatedCluster.from_incident(inputs.incident)
         self.metrics = RecordedMetrics(inputs.incident)
         self.recorder = Recorder(ledger)
-        self.pipeline = IncidentPipeline(
-            policy=inputs.policy,
+        self.proposer = (
+            None
+            if inputs.proposer_factory is None
+            else KeptOutcomes(inputs.proposer_factory(self._tools_data, self.clock))
+        )
+        context = PlannerContext(
             runbooks=inputs.runbooks,
+            policy=inputs.policy,
             reader=self.cluster,
-            actuator=Actuator(
+            metrics=self.metrics,
+            executor=Actuator(
                 reader=self.cluster, writer=self.cluster, kill_switch=StaticKillSwitch()
             ),
+            ledger=self.recorder,
+            clock=self.clock,
+            history=InMemoryHistory(),
+            proposer=self.proposer,
+            settings=PlannerSettings(approval_ttl=inputs.settings.approvals.ttl, open_loop=True),
+        )
+        self.driver = IncidentDriver(
+            runner=memory_runner(context),
             approvals=_approver(inputs, self.clock),
-            recorder=self.recorder,
-            approval_ttl=inputs.settings.approvals.ttl,
-            open_loop=True,
-            proposer=None
-            if inputs.proposer_factory is None
-            else inputs.proposer_factory(self._tools_data, self.clock),
         )
         self.traces = RecordedTraces(inputs.incident)
         self.trace_history: list[TraceSnapshot] = []
@@ -154,9 +183,12 @@ class ReplayEngine:
 
     def run(self) -> ReplayResult:
         """Step through every tick of the incident window."""
+        return asyncio.run(self._run())
+
+    async def _run(self) -> ReplayResult:
         with tracer.start_as_current_span("replay"):
             for now in _ticks(self.inputs.incident, tick_interval(self.inputs)):
-                self._tick(now)
+                await self._tick(now)
         return self._result()
 
     def _views(self, windows: Windows, now: datetime) -> list[WorkloadView]:
@@ -173,7 +205,7 @@ class ReplayEngine:
                 )
         return views
 
-    def _tick(self, now: datetime) -> None:
+    async def _tick(self, now: datetime) -> None:
         self.clock.set(now)
         self.cluster.advance_to(now)
         with tracer.start_as_current_span("observe"):
@@ -188,16 +220,16 @@ class ReplayEngine:
         mode = self._update_mode(windows, outcome, now)
         outcome = self._localize(outcome, now)
         self._record_detection(outcome, now)
-        ctx = TickContext(
+        view = TickView(
             now=now,
-            windows=windows,
-            blind=frozenset(s.workload.key for s in outcome.blind),
             open_incidents={i.id: i for i in outcome.open},
+            blind=frozenset(s.workload.key for s in outcome.blind),
             mode=mode,
         )
-        self.pipeline.tick(ctx)
-        for incident in (*outcome.opened, *outcome.updated):
-            self.pipeline.on_incident(incident, ctx)
+        with tracer.start_as_current_span("plan"):
+            await self.driver.tick(view)
+            for incident in (*outcome.opened, *outcome.updated):
+                await self.driver.on_incident(incident, view)
 
     def _tools_data(self, request: ProposalRequest) -> ToolsData:
         """What the LLM's read-only tools may see: this tick's observations, nothing later."""
@@ -217,7 +249,8 @@ class ReplayEngine:
 
     def recorded_exchanges(self) -> tuple[LlmExchange, ...]:
         """Every LLM round trip of this replay, for ``--record-to``."""
-        return tuple(e for o in self.recorder.planner_outcomes for e in o.exchanges)
+        outcomes = () if self.proposer is None else self.proposer.outcomes
+        return tuple(e for o in outcomes for e in o.exchanges)
 
     def _observe_traces(self, now: datetime) -> None:
         if not self.traces.recorded:

@@ -1,11 +1,17 @@
-"""Writes every stage of the loop to the ledger and to the report timeline in one call.
+"""The replay's ledger sink: every entry is chained into the ledger, then narrated.
 
-Keeping both in one place guarantees the ledger and the report tell the same story.
+The planner graph writes its stages (proposal, decision, approval, action, verification,
+escalation) through ``append`` exactly as it does live; the engine writes detection, mode
+and blind-spot entries through the small helpers below, which also go through ``append``.
+The report's timeline and its result lists are read back from those entries and nothing
+else, so the ledger and the report cannot tell different stories.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -13,12 +19,11 @@ from controller.models.actions import Plan, describe
 from controller.models.decisions import (
     ActionResult,
     Approval,
-    ApprovalRequest,
     PolicyDecision,
     VerificationResult,
 )
 from controller.models.incident import BlindSpot, Incident
-from controller.models.ledger import EntryType
+from controller.models.ledger import EntryType, LedgerEntry
 from controller.models.modes import ModeState
 from controller.models.proposals import ProposalOutcome
 from controller.models.workloads import WorkloadRef
@@ -32,8 +37,17 @@ def _codes(decision: PolicyDecision) -> str:
     return ", ".join(code.value for code in decision.codes)
 
 
+def planner_summary(outcome: ProposalOutcome) -> str:
+    """One timeline line for what the LLM planner answered (or why it did not)."""
+    tokens = f"{outcome.usage.total} tokens, {outcome.attempts} attempts"
+    if outcome.plan is None:
+        why = outcome.fallback.value if outcome.fallback else "no plan"
+        return f"LLM planner fell back ({why}: {outcome.detail[:200]}); {tokens}"
+    return f"LLM planner proposed {describe(outcome.plan.action)}; {tokens}"
+
+
 class Recorder:
-    """Collects what happened during a replay and chains it into the ledger."""
+    """A ``LedgerSink`` that also keeps the replay's timeline and result lists."""
 
     def __init__(self, ledger: LedgerSink) -> None:
         self._ledger = ledger
@@ -47,245 +61,167 @@ class Recorder:
         self.blind_spots: list[BlindSpot] = []
         self.modes: list[ModeState] = []
         self.planner_outcomes: list[ProposalOutcome] = []
+        self._workloads: dict[str, WorkloadRef] = {}
+        self._narrators: dict[EntryType, Callable[[LedgerEntry], None]] = {
+            EntryType.MODE: self._on_mode,
+            EntryType.DETECTION: self._on_detection,
+            EntryType.RESOLVED: self._on_resolved,
+            EntryType.BLIND: self._on_blind,
+            EntryType.PLANNER: self._on_planner,
+            EntryType.PROPOSAL: self._on_proposal,
+            EntryType.DECISION: self._on_decision,
+            EntryType.APPROVAL: self._on_approval,
+            EntryType.ACTION: self._on_action,
+            EntryType.VERIFICATION: self._on_verification,
+            EntryType.ESCALATION: self._on_escalation,
+        }
+
+    # -- LedgerSink ---------------------------------------------------------------------
+
+    def append(
+        self,
+        time: datetime,
+        entry_type: EntryType,
+        payload: dict[str, Any],
+        *,
+        incident_id: str | None = None,
+        plan_hash: str | None = None,
+    ) -> LedgerEntry:
+        """Chain one entry into the ledger, then add it to the timeline and result lists."""
+        entry = self._ledger.append(
+            time, entry_type, payload, incident_id=incident_id, plan_hash=plan_hash
+        )
+        narrate = self._narrators.get(entry.type)
+        if narrate is not None:
+            narrate(entry)
+        return entry
+
+    # -- what the engine reports (detection side) ---------------------------------------
+
+    def mode(self, state: ModeState, now: datetime) -> None:
+        """The controller entered another mode (an alert in the live operator, I7)."""
+        self.append(now, EntryType.MODE, state.model_dump(mode="json"))
+
+    def detection(self, incident: Incident, now: datetime, *, updated: bool = False) -> None:
+        """An incident opened (or its diagnosis changed)."""
+        payload = {"updated": updated, "incident": incident.model_dump(mode="json")}
+        self.append(now, EntryType.DETECTION, payload, incident_id=incident.id)
+
+    def resolved(self, incident: Incident, now: datetime) -> None:
+        """An incident's conditions cleared."""
+        payload = {"workload": incident.workload.model_dump(mode="json")}
+        self.append(now, EntryType.RESOLVED, payload, incident_id=incident.id)
+
+    def blind(self, spot: BlindSpot, now: datetime) -> None:
+        """A workload became blind: reported, never acted on."""
+        self.append(now, EntryType.BLIND, spot.model_dump(mode="json"))
+
+    def sight_restored(self, workload: WorkloadRef, now: datetime) -> None:
+        """A blind workload has fresh data again."""
+        payload = {"workload": workload.model_dump(mode="json"), "restored": True}
+        self.append(now, EntryType.BLIND, payload)
+
+    # -- narration: one timeline row (at most) per ledger entry -------------------------
 
     def _event(
         self,
-        at: datetime,
+        entry: LedgerEntry,
         kind: TimelineKind,
         summary: str,
         *,
-        incident_id: str | None = None,
         workload: WorkloadRef | None = None,
-        plan_hash: str | None = None,
     ) -> None:
-        self.timeline.append(
-            TimelineEvent(
-                at=at,
-                kind=kind,
-                summary=summary,
-                incident_id=incident_id,
-                workload=workload,
-                plan_hash=plan_hash,
-            )
+        if workload is None and entry.incident_id is not None:
+            workload = self._workloads.get(entry.incident_id)
+        event = TimelineEvent(
+            at=entry.time,
+            kind=kind,
+            summary=summary,
+            incident_id=entry.incident_id,
+            workload=workload,
+            plan_hash=entry.plan_hash,
         )
+        self.timeline.append(event)
         log.info(
             kind.value,
-            at=at.isoformat(),
-            incident_id=incident_id,
+            at=event.at.isoformat(),
+            incident_id=entry.incident_id,
             workload=None if workload is None else workload.key,
             summary=summary,
         )
 
-    def mode(self, state: ModeState, now: datetime) -> None:
-        """The controller entered another mode (an alert in the live operator, I7)."""
+    def _on_mode(self, entry: LedgerEntry) -> None:
+        state = ModeState.model_validate(entry.payload)
         self.modes.append(state)
-        self._ledger.append(now, EntryType.MODE, state.model_dump(mode="json"))
         why = "; ".join(state.reasons) or "all sources fresh"
-        self._event(now, TimelineKind.MODE, f"mode {state.mode.value}: {why}")
+        self._event(entry, TimelineKind.MODE, f"mode {state.mode.value}: {why}")
 
-    def detection(self, incident: Incident, now: datetime, *, updated: bool = False) -> None:
-        """An incident opened (or its diagnosis changed)."""
-        # Keep the diagnosis as opened: that is what the first plan acted on and what is scored.
+    def _on_detection(self, entry: LedgerEntry) -> None:
+        incident = Incident.model_validate(entry.payload["incident"])
+        # Keep the diagnosis as opened: what the first plan acted on and what is scored.
         self.incidents.setdefault(incident.id, incident)
-        self._ledger.append(
-            now,
-            EntryType.DETECTION,
-            {"updated": updated, "incident": incident.model_dump(mode="json")},
-            incident_id=incident.id,
-        )
+        self._workloads.setdefault(incident.id, incident.workload)
         kinds = ", ".join(f.kind.value for f in incident.findings)
-        verb = "diagnosis changed" if updated else "incident opened"
+        verb = "diagnosis changed" if entry.payload["updated"] else "incident opened"
         summary = f"{verb}: {kinds}; lead hypothesis {incident.lead.fault.value}"
+        self._event(entry, TimelineKind.DETECTION, summary, workload=incident.workload)
+
+    def _on_resolved(self, entry: LedgerEntry) -> None:
+        workload = WorkloadRef.model_validate(entry.payload["workload"])
         self._event(
-            now,
-            TimelineKind.DETECTION,
-            summary,
-            incident_id=incident.id,
-            workload=incident.workload,
+            entry, TimelineKind.RESOLVED, "signals back within thresholds", workload=workload
         )
 
-    def resolved(self, incident: Incident, now: datetime) -> None:
-        """An incident's conditions cleared."""
-        self._ledger.append(
-            now, EntryType.RESOLVED, {"workload": incident.workload.key}, incident_id=incident.id
-        )
-        self._event(
-            now,
-            TimelineKind.RESOLVED,
-            "signals back within thresholds",
-            incident_id=incident.id,
-            workload=incident.workload,
-        )
-
-    def blind(self, spot: BlindSpot, now: datetime) -> None:
-        """A workload became blind: reported, never acted on."""
+    def _on_blind(self, entry: LedgerEntry) -> None:
+        if entry.payload.get("restored"):
+            workload = WorkloadRef.model_validate(entry.payload["workload"])
+            self._event(entry, TimelineKind.SIGHT_RESTORED, "fresh data again", workload=workload)
+            return
+        spot = BlindSpot.model_validate(entry.payload)
         self.blind_spots.append(spot)
-        self._ledger.append(now, EntryType.BLIND, spot.model_dump(mode="json"))
-        self._event(now, TimelineKind.BLIND, f"cannot see: {spot.reason}", workload=spot.workload)
+        self._event(entry, TimelineKind.BLIND, f"cannot see: {spot.reason}", workload=spot.workload)
 
-    def sight_restored(self, workload: WorkloadRef, now: datetime) -> None:
-        """A blind workload has fresh data again."""
-        self._ledger.append(now, EntryType.BLIND, {"workload": workload.key, "restored": True})
-        self._event(now, TimelineKind.SIGHT_RESTORED, "fresh data again", workload=workload)
-
-    def proposal(self, plan: Plan, now: datetime) -> None:
-        """A planner proposed a plan."""
-        self.plans.append(plan)
-        self._ledger.append(
-            now,
-            EntryType.PROPOSAL,
-            plan.model_dump(mode="json"),
-            incident_id=plan.incident_id,
-            plan_hash=plan.plan_hash(),
-        )
-        source = plan.runbook_id or plan.planner.value
-        self._event(
-            now,
-            TimelineKind.PROPOSAL,
-            f"{describe(plan.action)} [{source}]",
-            incident_id=plan.incident_id,
-            workload=plan.action.target,
-            plan_hash=plan.plan_hash(),
-        )
-
-    def planner(
-        self, incident: Incident, runbook_plan: Plan, outcome: ProposalOutcome, now: datetime
-    ) -> None:
-        """What the LLM planner answered beside the runbook plan (or why it did not)."""
+    def _on_planner(self, entry: LedgerEntry) -> None:
+        fields = {k: v for k, v in entry.payload.items() if k in ProposalOutcome.model_fields}
+        outcome = ProposalOutcome.model_validate({**fields, "plan": entry.payload["llm_plan"]})
         self.planner_outcomes.append(outcome)
-        payload = outcome.model_dump(mode="json", exclude={"exchanges", "plan"})
-        payload["runbook_plan_hash"] = runbook_plan.plan_hash()
-        payload["llm_plan_hash"] = None if outcome.plan is None else outcome.plan.plan_hash()
-        self._ledger.append(now, EntryType.PLANNER, payload, incident_id=incident.id)
-        tokens = f"{outcome.usage.total} tokens, {outcome.attempts} attempts"
-        if outcome.plan is None:
-            why = outcome.fallback.value if outcome.fallback else "no plan"
-            summary = f"LLM planner fell back ({why}: {outcome.detail[:200]}); {tokens}"
-        else:
-            summary = f"LLM planner proposed {describe(outcome.plan.action)}; {tokens}"
-        self._event(
-            now, TimelineKind.PROPOSAL, summary, incident_id=incident.id, workload=incident.workload
-        )
+        self._event(entry, TimelineKind.PLANNER, planner_summary(outcome))
 
-    def decision(
-        self, plan: Plan, decision: PolicyDecision, now: datetime, *, revalidation: bool = False
-    ) -> None:
-        """The guardrails judged a plan."""
+    def _on_proposal(self, entry: LedgerEntry) -> None:
+        plan = Plan.model_validate(entry.payload)
+        self.plans.append(plan)
+        source = plan.runbook_id or plan.planner.value
+        summary = f"{describe(plan.action)} [{source}]"
+        self._event(entry, TimelineKind.PROPOSAL, summary, workload=plan.action.target)
+
+    def _on_decision(self, entry: LedgerEntry) -> None:
+        decision = PolicyDecision.model_validate(entry.payload["decision"])
         self.decisions.append(decision)
-        payload = {"revalidation": revalidation, "decision": decision.model_dump(mode="json")}
-        self._ledger.append(
-            now,
-            EntryType.DECISION,
-            payload,
-            incident_id=plan.incident_id,
-            plan_hash=decision.plan_hash,
-        )
-        prefix = "re-checked before acting: " if revalidation else ""
+        prefix = "re-checked before acting: " if entry.payload["revalidation"] else ""
         clamp = f"; clamped to {describe(decision.action)}" if decision.clamped else ""
         dry = " (dry run)" if decision.dry_run else ""
         summary = f"{prefix}{decision.verdict.value}{dry} [{_codes(decision)}]{clamp}"
-        self._event(
-            now,
-            TimelineKind.VERDICT,
-            summary,
-            incident_id=plan.incident_id,
-            workload=plan.action.target,
-            plan_hash=decision.plan_hash,
-        )
+        self._event(entry, TimelineKind.VERDICT, summary, workload=decision.action.target)
 
-    def approval_requested(self, request: ApprovalRequest) -> None:
-        """A human was asked."""
-        self._ledger.append(
-            request.requested_at,
-            EntryType.APPROVAL_REQUESTED,
-            request.model_dump(mode="json"),
-            incident_id=request.incident_id,
-            plan_hash=request.plan_hash,
-        )
-
-    def approval(self, request: ApprovalRequest, approval: Approval) -> None:
-        """A human (or the replay stand-in) answered."""
+    def _on_approval(self, entry: LedgerEntry) -> None:
+        approval = Approval.model_validate(entry.payload)
         self.approvals.append(approval)
-        self._ledger.append(
-            approval.decided_at,
-            EntryType.APPROVAL,
-            approval.model_dump(mode="json"),
-            incident_id=request.incident_id,
-            plan_hash=approval.plan_hash,
-        )
         note = f" ({approval.note})" if approval.note else ""
-        self._event(
-            approval.decided_at,
-            TimelineKind.APPROVAL,
-            f"{approval.outcome.value} by {approval.approver}{note}",
-            incident_id=request.incident_id,
-            workload=request.action.target,
-            plan_hash=approval.plan_hash,
-        )
+        summary = f"{approval.outcome.value} by {approval.approver}{note}"
+        self._event(entry, TimelineKind.APPROVAL, summary)
 
-    def action(self, incident_id: str, result: ActionResult) -> None:
-        """An actuator ran (or refused to run) an action."""
+    def _on_action(self, entry: LedgerEntry) -> None:
+        result = ActionResult.model_validate(entry.payload)
         self.actions.append(result)
-        self._ledger.append(
-            result.at,
-            EntryType.ACTION,
-            result.model_dump(mode="json"),
-            incident_id=incident_id,
-            plan_hash=result.plan_hash,
-        )
         revert = "revert: " if result.revert_of else ""
-        self._event(
-            result.at,
-            TimelineKind.ACTION,
-            f"{revert}{describe(result.action)}: {result.status.value} ({result.detail})",
-            incident_id=incident_id,
-            workload=result.action.target,
-            plan_hash=result.plan_hash,
-        )
+        summary = f"{revert}{describe(result.action)}: {result.status.value} ({result.detail})"
+        self._event(entry, TimelineKind.ACTION, summary, workload=result.action.target)
 
-    def verification(
-        self, incident_id: str, workload: WorkloadRef, result: VerificationResult
-    ) -> None:
-        """The bake window ended and the promised signal was compared."""
+    def _on_verification(self, entry: LedgerEntry) -> None:
+        result = VerificationResult.model_validate(entry.payload)
         self.verifications.append(result)
-        self._ledger.append(
-            result.at,
-            EntryType.VERIFICATION,
-            result.model_dump(mode="json"),
-            incident_id=incident_id,
-            plan_hash=result.plan_hash,
-        )
-        self._event(
-            result.at,
-            TimelineKind.VERIFICATION,
-            f"{result.phase.value}: {result.detail}",
-            incident_id=incident_id,
-            workload=workload,
-            plan_hash=result.plan_hash,
-        )
+        summary = f"{result.phase.value}: {result.detail}"
+        self._event(entry, TimelineKind.VERIFICATION, summary)
 
-    def escalation(
-        self,
-        now: datetime,
-        reason: str,
-        *,
-        incident_id: str | None,
-        workload: WorkloadRef | None,
-        plan_hash: str | None = None,
-    ) -> None:
-        """A human must take over; the reason says why automation stopped."""
-        self._ledger.append(
-            now,
-            EntryType.ESCALATION,
-            {"reason": reason},
-            incident_id=incident_id,
-            plan_hash=plan_hash,
-        )
-        self._event(
-            now,
-            TimelineKind.ESCALATION,
-            reason,
-            incident_id=incident_id,
-            workload=workload,
-            plan_hash=plan_hash,
-        )
+    def _on_escalation(self, entry: LedgerEntry) -> None:
+        self._event(entry, TimelineKind.ESCALATION, str(entry.payload["reason"]))

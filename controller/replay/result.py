@@ -32,6 +32,7 @@ class TimelineKind(StrEnum):
     DETECTION = "detection"
     BLIND = "blind"
     SIGHT_RESTORED = "sight_restored"
+    PLANNER = "planner"
     PROPOSAL = "proposal"
     VERDICT = "verdict"
     APPROVAL = "approval"

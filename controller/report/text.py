@@ -30,6 +30,7 @@ STAGE_STYLES: dict[TimelineKind, str] = {
     TimelineKind.DETECTION: "bold red",
     TimelineKind.BLIND: "magenta",
     TimelineKind.SIGHT_RESTORED: "cyan",
+    TimelineKind.PLANNER: "blue",
     TimelineKind.PROPOSAL: "blue",
     TimelineKind.VERDICT: "yellow",
     TimelineKind.APPROVAL: "cyan",

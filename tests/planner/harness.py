@@ -23,7 +23,7 @@ from controller.models.ledger import EntryType, LedgerEntry
 from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
 from controller.models.signals import SeriesData, Signal, SignalWindow
 from controller.models.workloads import NamespaceInfo, WorkloadRef
-from controller.planner.context import InMemoryHistory, PlannerContext
+from controller.planner.context import InMemoryHistory, PlannerContext, PlannerSettings
 from controller.planner.runbooks import Runbook, load_runbooks
 from controller.resources import default_policy, default_runbooks
 from controller.testing import InMemoryLedger, SimulatedClock, SimulatedCluster, StaticKillSwitch
@@ -31,6 +31,7 @@ from tests.factories import T0, WEB, inventory
 
 OPTED_IN = NamespaceInfo(name="shop", labels={"aiops.dev/remediate": "enabled"})
 BAKE = timedelta(minutes=5)  # the saturation runbook's bake window
+STALL = timedelta(minutes=10)
 POLICY: LoadedPolicy = load_policy(default_policy())
 RUNBOOKS: tuple[Runbook, ...] = load_runbooks(default_runbooks())
 
@@ -70,17 +71,23 @@ def saturation_incident(incident_id: str = "shop.web.1") -> Incident:
 
 @dataclass
 class ReactiveMetrics:
-    """CPU saturation at 1.2 until the first write, then ``after`` (the world reacts)."""
+    """CPU saturation at 1.2 until the first write, then ``after`` (the world reacts).
+
+    Before ``fresh_from`` the newest ``stall`` of data is missing (a stalled scrape: stale inputs).
+    """
 
     cluster: SimulatedCluster
     after: float = 0.6
+    fresh_from: datetime | None = None
+    stall: timedelta = STALL
 
     def observe(
         self, workloads: Sequence[WorkloadRef], now: datetime
     ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
         switch = self.cluster.writes[0][0].timestamp() if self.cluster.writes else float("inf")
         start = T0.timestamp() - 3600
-        stamps = [start + 30 * i for i in range(int((now.timestamp() - start) // 30) + 1)]
+        newest = now if self.fresh_from is None or now >= self.fresh_from else now - self.stall
+        stamps = [start + 30 * i for i in range(int((newest.timestamp() - start) // 30) + 1)]
         values = [1.2 if t <= switch else self.after for t in stamps]
         data = SeriesData.from_points(list(zip(stamps, values, strict=True)))
         window = SignalWindow(WEB, Signal.CPU_SATURATION, "test", now.timestamp(), data)
@@ -146,6 +153,7 @@ class World:
     policy: LoadedPolicy = POLICY
     proposer: ScriptedProposer | None = None
     executor: object | None = None
+    settings: PlannerSettings = PlannerSettings()
 
     def context(self) -> PlannerContext:
         executor = self.executor or Actuator(
@@ -161,6 +169,7 @@ class World:
             clock=self.clock,
             history=self.history,
             proposer=self.proposer,
+            settings=self.settings,
         )
 
     def entries(self, kind: EntryType) -> list[LedgerEntry]:
@@ -170,13 +179,20 @@ class World:
         return [action for _, action in self.cluster.writes]
 
 
-def make_world(*, opted_in: bool = True, after: float = 0.6, **kwargs: object) -> World:
+def make_world(
+    *,
+    opted_in: bool = True,
+    after: float = 0.6,
+    fresh_from: datetime | None = None,
+    stall: timedelta = STALL,
+    **kwargs: object,
+) -> World:
     cluster = SimulatedCluster([inventory(replicas=4)], [OPTED_IN] if opted_in else [])
     return World(
         cluster=cluster,
         clock=SimulatedClock(T0),
         ledger=InMemoryLedger(),
-        metrics=ReactiveMetrics(cluster, after),
+        metrics=ReactiveMetrics(cluster, after, fresh_from, stall),
         history=InMemoryHistory(),
         **kwargs,  # type: ignore[arg-type]
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from controller.models.actions import Plan, ScaleAction
@@ -17,7 +18,7 @@ from controller.models.decisions import (
     ReasonCode,
 )
 from controller.models.ledger import EntryType
-from controller.models.proposals import FallbackReason, ProposalOutcome
+from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
 from controller.planner.graph import build_graph
 from controller.planner.runner import PlannerRunner, Waiting
 from tests.factories import T0, WEB
@@ -178,8 +179,11 @@ def test_llm_fallback_chooses_runbook_plan_and_ledgers_the_reason() -> None:
     assert len(proposer.requests) == 1
     assert proposer.requests[0].runbook_plan.action == SCALE_UP  # the shadow plan is shared
     assert world.writes() == [SCALE_UP]
-    proposals = world.entries(EntryType.PROPOSAL)
-    assert [p.payload.get("fallback") for p in proposals] == [None, "rate_limited"]
+    (planner,) = world.entries(EntryType.PLANNER)
+    assert planner.payload["fallback"] == "rate_limited" and planner.payload["llm_plan"] is None
+    assert planner.payload["runbook_plan"]["action"] == SCALE_UP.model_dump(mode="json")
+    (proposal,) = world.entries(EntryType.PROPOSAL)  # the chosen plan: the runbook's
+    assert proposal.payload["runbook_id"] == "saturation-scale-out"
 
 
 def _runbook_plan() -> Plan:
@@ -216,8 +220,9 @@ def test_llm_plan_for_another_incident_falls_back() -> None:
     plan = llm_plan(_runbook_plan(), 6).model_copy(update={"incident_id": "other"})
     world = make_world(proposer=ScriptedProposer([ProposalOutcome(plan=plan)]))
     asyncio.run(runner(world).start(saturation_incident()))
-    proposals = world.entries(EntryType.PROPOSAL)
-    assert proposals[-1].payload["fallback"] == "out_of_scope"
+    (planner,) = world.entries(EntryType.PLANNER)
+    assert planner.payload["fallback"] == "out_of_scope"
+    assert world.entries(EntryType.PROPOSAL)[-1].payload["planner"] == "runbook"
 
 
 def test_verify_worse_reverts_freezes_and_escalates() -> None:
@@ -291,3 +296,29 @@ def test_action_result_status_is_applied_once() -> None:
     world = make_world()
     asyncio.run(runner(world).start(saturation_incident()))
     assert [e.payload["status"] for e in world.entries(EntryType.ACTION)] == [ActionStatus.APPLIED]
+
+
+class LateProposer:
+    """An LLM that answers a valid, agreeing plan ``delay`` after being asked (CH-02)."""
+
+    def __init__(self, world: World, delay: timedelta) -> None:
+        self.world, self.delay = world, delay
+
+    def propose(self, request: ProposalRequest) -> ProposalOutcome:
+        self.world.clock.set(request.now + self.delay)
+        return ProposalOutcome(plan=llm_plan(request.runbook_plan, 6))
+
+
+@pytest.mark.parametrize(("delay_s", "acted"), [(45, True), (90, False)])
+def test_a_late_plan_is_judged_on_its_snapshot_age(delay_s: int, acted: bool) -> None:
+    world = make_world()
+    world.proposer = LateProposer(world, timedelta(seconds=delay_s))  # type: ignore[assignment]
+    waiting = asyncio.run(runner(world).start(saturation_incident()))
+    assert world.writes() == ([SCALE_UP] if acted else [])
+    (decision, *_) = world.entries(EntryType.DECISION)
+    codes = [r["code"] for r in decision.payload["decision"]["reasons"]]
+    assert ("plan_stale" in codes) is not acted
+    if not acted:  # freshnessMax is 60 s; a stale plan is re-planned later, not dropped
+        assert (waiting.kind, waiting.status) == ("done", "denied")
+        (escalation,) = world.entries(EntryType.ESCALATION)
+        assert "will re-plan later" in escalation.payload["reason"]

@@ -41,6 +41,7 @@ ROUTES: list[tuple[Router, PlannerState, str]] = [
     (route_after_act, {"status": "done"}, "finish"),
     (route_after_verify, {"status": "verified", "verification": IMPROVED}, "finish"),
     (route_after_verify, {"status": "verified", "verification": WORSE}, "revert_and_escalate"),
+    (route_after_verify, {"status": "done", "verification": WORSE}, "finish"),  # open loop
 ]
 
 IMPOSSIBLE: list[tuple[Router, PlannerState]] = [
@@ -51,6 +52,7 @@ IMPOSSIBLE: list[tuple[Router, PlannerState]] = [
     (route_after_act, {"status": "approved"}),
     (route_after_verify, {"status": "done"}),
     (route_after_verify, {"status": "verified"}),
+    (route_after_verify, {"status": "escalated", "verification": WORSE}),
     (route_after_gather, {}),
     (route_after_guard, {"status": "bogus"}),  # type: ignore[typeddict-item]
 ]

@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
-from controller.guardrails.engine import APPROVAL_CODES, CLAMP_CODES, DENIAL_CODES, evaluate
+from controller.guardrails.engine import (
+    APPROVAL_CODES,
+    CLAMP_CODES,
+    DENIAL_CODES,
+    denial_is_temporary,
+    evaluate,
+)
 from controller.guardrails.loader import LoadedPolicy, load_policy
+from controller.guardrails.plan_age import with_plan_age
 from controller.guardrails.policy import Policy
 from controller.models.actions import (
     Action,
@@ -630,3 +637,26 @@ def test_cooldown_far_in_the_future_does_not_overflow() -> None:
     decision = evaluate(plan(scale(6)), default_policy(), facts(), (late,), T0)
     assert decision.codes == (C.COOLDOWN_ACTIVE,)
     assert "the end of time" in decision.reasons[0].detail
+
+
+@pytest.mark.parametrize(
+    ("action", "age_s", "verdict"),
+    [
+        (scale(6), 60, Verdict.ALLOW),  # exactly freshnessMax old: still fresh
+        (scale(6), 61, Verdict.DENY),
+        (RestartAction(target=WEB), 0, Verdict.NEEDS_APPROVAL),
+        (RestartAction(target=WEB), 300, Verdict.DENY),  # no human is asked about it
+    ],
+)
+def test_plan_age_at_first_judgement(action: Action, age_s: int, verdict: Verdict) -> None:
+    policy = default_policy()
+    now = T0 + timedelta(seconds=age_s)
+    first = evaluate(plan(action), policy, facts(), [], now)
+    judged = with_plan_age(first, plan(action), policy, now)
+    assert judged.verdict is verdict
+    if verdict is Verdict.DENY:
+        assert judged.codes[-1] is C.PLAN_STALE
+        assert not set(judged.codes) & (APPROVAL_CODES | {C.ALLOWED})
+        assert denial_is_temporary(judged)
+    else:
+        assert judged == first
