@@ -77,6 +77,13 @@ def replay(
         Path | None,
         typer.Option(help="With --planner llm: write the incident plus its LLM exchanges here."),
     ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the controller metrics this run would have exported (Prometheus "
+            "text format) to this file."
+        ),
+    ] = None,
 ) -> None:
     """Replay an incident through detection, planning, guardrails and approvals."""
 
@@ -104,8 +111,11 @@ def replay(
             )
             text = _render(result, output_format, output)
             recording = _with_exchanges(loaded, engine) if record_to is not None else None
+            exposition = engine.controller_metrics.exposition().decode("utf-8")
         if record_to is not None and recording is not None:
             write_atomically(record_to, dump_incident(recording))
+        if metrics is not None:
+            write_atomically(metrics, exposition)
         if output is not None:
             write_atomically(output, text)
             stderr.print(f"report written to {output}; ledger {ledger_path}", highlight=False)

@@ -27,6 +27,7 @@ from controller.detection import DetectionOutcome, DetectionState, WorkloadView,
 from controller.detection.fleet import fleet_anomaly
 from controller.detection.localize import rank_root_causes, with_candidates
 from controller.guardrails.loader import LoadedPolicy
+from controller.metrics import ControllerMetrics, MeteredLedger
 from controller.models.incident import Incident
 from controller.models.incident_file import IncidentFile, LlmExchange
 from controller.models.modes import Mode, SourceHealth
@@ -149,7 +150,8 @@ class ReplayEngine:
         self.clock = SimulatedClock(inputs.incident.window.start)
         self.cluster = SimulatedCluster.from_incident(inputs.incident)
         self.metrics = RecordedMetrics(inputs.incident)
-        self.recorder = Recorder(ledger)
+        self.controller_metrics = ControllerMetrics()
+        self.recorder = Recorder(MeteredLedger(ledger, self.controller_metrics))
         self.proposer = (
             None
             if inputs.proposer_factory is None

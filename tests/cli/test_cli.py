@@ -50,6 +50,24 @@ def test_replay_writes_report_and_a_verifiable_ledger(tmp_cwd: Path) -> None:
     assert "ok" in verify.stdout and "sealed" in verify.stdout
 
 
+def test_replay_writes_the_metrics_it_would_have_exported(tmp_cwd: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    run = aiops("replay", BAD_DEPLOY, "--metrics", "m.prom", "-f", "json", "-o", "r.json",
+                cwd=tmp_cwd)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families((tmp_cwd / "m.prom").read_text())
+        for s in family.samples
+    }
+    report = json.loads((tmp_cwd / "r.json").read_text())
+    applied = (("kind", "rollback"), ("status", "applied"))
+    assert samples[("aiops_actions_total", applied)] == len(report["actions"]) == 1
+    assert samples[("aiops_approvals_total", (("outcome", "approved"),))] == 1
+    assert samples[("aiops_plans_total", (("planner", "runbook"),))] == len(report["plans"])
+
+
 def test_text_report_on_stdout(tmp_cwd: Path) -> None:
     run = aiops("replay", BAD_DEPLOY, "--ledger", tmp_cwd / "l.jsonl", cwd=tmp_cwd)
     assert run.returncode == 0, run.stderr

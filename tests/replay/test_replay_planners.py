@@ -20,7 +20,13 @@ from controller.models.proposals import FallbackReason, ProposalOutcome, Proposa
 from controller.planner.runbooks import load_runbooks
 from controller.planner.tools import ToolsDataProvider
 from controller.ports import Clock, PlanProposer
-from controller.replay.engine import ApprovalsMode, PlannerMode, ReplayInputs, run_replay
+from controller.replay.engine import (
+    ApprovalsMode,
+    PlannerMode,
+    ReplayEngine,
+    ReplayInputs,
+    run_replay,
+)
 from controller.replay.result import ReplayResult, TimelineKind
 from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
@@ -61,14 +67,11 @@ def overloaded(request: ProposalRequest) -> ProposalOutcome:
     return ProposalOutcome(fallback=FallbackReason.OVERLOADED, detail="529", attempts=3)
 
 
-def run(answer: Answer, approvals: ApprovalsMode) -> tuple[ReplayResult, InMemoryLedger, Scripted]:
-    scripted = Scripted(answer)
-
+def inputs_for(scripted: Scripted, approvals: ApprovalsMode) -> ReplayInputs:
     def factory(_tools: ToolsDataProvider, _clock: Clock) -> PlanProposer:
         return scripted
 
-    ledger = InMemoryLedger()
-    inputs = ReplayInputs(
+    return ReplayInputs(
         incident=example("bad-deploy"),
         source="test",
         policy=load_policy(default_policy()),
@@ -78,7 +81,12 @@ def run(answer: Answer, approvals: ApprovalsMode) -> tuple[ReplayResult, InMemor
         planner=PlannerMode.LLM,
         proposer_factory=factory,
     )
-    return run_replay(inputs, ledger), ledger, scripted
+
+
+def run(answer: Answer, approvals: ApprovalsMode) -> tuple[ReplayResult, InMemoryLedger, Scripted]:
+    scripted = Scripted(answer)
+    ledger = InMemoryLedger()
+    return run_replay(inputs_for(scripted, approvals), ledger), ledger, scripted
 
 
 @pytest.mark.parametrize("answer", [agree, older_revision, overloaded])
@@ -114,3 +122,14 @@ def test_disagreement_waits_for_a_human_and_a_no_changes_nothing() -> None:
     assert ReasonCode.APPROVAL_REQUIRED_DISAGREEMENT in codes
     escalations = [e for e in ledger.entries if e.type is EntryType.ESCALATION]
     assert any(e.payload.get("disagreement") for e in escalations)
+
+
+def test_every_fallback_is_also_a_metric() -> None:
+    scripted = Scripted(overloaded)
+    inputs = inputs_for(scripted, ApprovalsMode.GRANT)
+    engine = ReplayEngine(inputs, InMemoryLedger())
+    result = engine.run()
+    fallbacks = engine.controller_metrics.value(
+        "aiops_llm_fallbacks_total", {"reason": "overloaded"}
+    )
+    assert fallbacks == len(scripted.requests) == (result.llm.calls if result.llm else -1) >= 1
