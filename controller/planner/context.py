@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from opentelemetry import trace
+
 from controller.guardrails.loader import LoadedPolicy
 from controller.models.actions import ActionKind
 from controller.models.decisions import ActionResult, ActionStatus
@@ -130,3 +132,5 @@ class PlannerContext:
     history: ActionHistory
     proposer: PlanProposer | None = None
     settings: PlannerSettings = PlannerSettings()
+    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("aiops.planner"))
+    """Each node runs in a span ``planner.<node>`` (the process's provider unless given)."""

@@ -9,11 +9,15 @@ to any node: the one retry layer lives in the adapters (R9, CH-22).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphInterrupt
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from opentelemetry.trace import Status, StatusCode
 
 from controller.planner import nodes
 from controller.planner.context import PlannerContext
@@ -43,11 +47,48 @@ NODES = (
 )
 
 
+class Node(Protocol):
+    """A planner node as LangGraph calls it: the state, and the runtime by keyword."""
+
+    def __call__(
+        self, state: PlannerState, *, runtime: Runtime[PlannerContext]
+    ) -> Awaitable[PlannerState]: ...
+
+
+def traced(name: str, node: Node) -> Node:
+    """``node`` inside an OpenTelemetry span ``planner.<name>`` tagged with the incident.
+
+    An interrupt (waiting for a human or a bake) is how a node pauses, not a failure: the
+    span notes it and keeps an OK status; any other exception marks the span as an error.
+    """
+
+    async def run(state: PlannerState, *, runtime: Runtime[PlannerContext]) -> PlannerState:
+        incident = state.get("incident") or {}
+        with runtime.context.tracer.start_as_current_span(
+            f"planner.{name}", record_exception=False, set_status_on_exception=False
+        ) as span:
+            span.set_attribute("aiops.incident_id", str(incident.get("id", "")))
+            try:
+                update = await node(state, runtime=runtime)
+            except GraphInterrupt:
+                span.set_attribute("aiops.interrupted", True)
+                raise
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
+            span.set_attribute("aiops.status", str(update.get("status", state.get("status"))))
+            return update
+
+    run.__name__ = name
+    return run
+
+
 def build_graph(checkpointer: BaseCheckpointSaver[Any] | None) -> PlannerGraph:
     """Compile the planner graph with ``checkpointer`` (None: no interrupts can resume)."""
     builder = StateGraph(PlannerState, context_schema=PlannerContext)
     for name in NODES:
-        builder.add_node(name, getattr(nodes, name))
+        builder.add_node(name, traced(name, getattr(nodes, name)))
     builder.add_edge(START, "gather_context")
     builder.add_conditional_edges("gather_context", route_after_gather, ["propose", "escalate"])
     builder.add_edge("propose", "reconcile")
