@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,11 +19,10 @@ from controller.ledger import LedgerWriter
 from controller.logging import configure_logging
 from controller.models.incident_file import IncidentFile
 from controller.planner.runbooks import Runbook, load_runbooks
-from controller.replay.engine import (
+from controller.replay.inputs import (
     ApprovalsMode,
     PlannerMode,
     ProposerFactory,
-    ReplayEngine,
     ReplayInputs,
     default_approvals_mode,
 )
@@ -31,6 +30,9 @@ from controller.replay.result import ReplayResult
 from controller.report import print_text, render
 from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from controller.replay.engine import ReplayEngine
 
 
 class ReportFormat(StrEnum):
@@ -103,6 +105,9 @@ def replay(
             proposer_factory=_proposer_factory(planner, loaded, str(incident), settings, books),
         )
         ledger_path = ledger or Path(f"{loaded.metadata.name}.ledger.jsonl")
+        # Imported here: the planner graph (LangGraph) is only needed once a replay runs.
+        from controller.replay.engine import ReplayEngine
+
         with LedgerWriter(ledger_path) as writer:
             engine = ReplayEngine(inputs, writer)
             result = engine.run()

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import structlog
 from opentelemetry import trace
@@ -26,7 +25,6 @@ from controller.approvals.scripted import DenyAll, GrantAll, RecordedApprovals
 from controller.detection import DetectionOutcome, DetectionState, WorkloadView, detect
 from controller.detection.fleet import fleet_anomaly
 from controller.detection.localize import rank_root_causes, with_candidates
-from controller.guardrails.loader import LoadedPolicy
 from controller.metrics import ControllerMetrics, MeteredLedger
 from controller.models.incident import Incident
 from controller.models.incident_file import IncidentFile, LlmExchange
@@ -40,16 +38,19 @@ from controller.observers.recorded_traces import RecordedTraces
 from controller.planner.context import InMemoryHistory, PlannerContext, PlannerSettings
 from controller.planner.driver import IncidentDriver, TickView
 from controller.planner.prompts import Telemetry
-from controller.planner.runbooks import Runbook
 from controller.planner.runner import memory_runner
-from controller.planner.tools import ToolsData, ToolsDataProvider
-from controller.ports import ApprovalChannel, Clock, LedgerSink, PlanProposer
+from controller.planner.tools import ToolsData
+from controller.ports import ApprovalChannel, LedgerSink, PlanProposer
 from controller.replay.charts import chart_series
 from controller.replay.comparison import compare_decisions
+from controller.replay.inputs import (
+    ApprovalsMode,
+    ReplayInputs,
+    tick_interval,
+)
 from controller.replay.recorder import Recorder
 from controller.replay.result import ReplayResult, ReplayRun, llm_summary
 from controller.replay.scoring import score_replay
-from controller.settings import Settings
 from controller.testing import SimulatedClock, SimulatedCluster, StaticKillSwitch
 
 log = structlog.get_logger("aiops.replay")
@@ -59,46 +60,6 @@ TRACE_HISTORY = timedelta(minutes=30)
 """How much trace history localization looks at (first rise along the call graph)."""
 tracer = trace.get_tracer("aiops.controller")
 Windows = Mapping[str, Mapping[Signal, SignalWindow]]
-
-
-class ApprovalsMode(StrEnum):
-    """Who answers approval requests during a replay."""
-
-    RECORDED = "recorded"
-    GRANT = "grant"
-    DENY = "deny"
-    INTERACTIVE = "interactive"
-
-
-ProposerFactory = Callable[[ToolsDataProvider, Clock], PlanProposer]
-"""Builds the LLM planner once the engine can supply its tools' data and its clock."""
-
-
-class PlannerMode(StrEnum):
-    """Which planner proposes during a replay (the runbook planner always runs in shadow)."""
-
-    RUNBOOK = "runbook"
-    LLM = "llm"
-    RECORDED = "recorded"
-
-
-def default_approvals_mode(incident: IncidentFile) -> ApprovalsMode:
-    """Recorded answers when the file has them, else grant (a replay changes nothing real)."""
-    return ApprovalsMode.RECORDED if incident.recorded.approvals else ApprovalsMode.GRANT
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayInputs:
-    """Everything a replay needs, already loaded and validated."""
-
-    incident: IncidentFile
-    source: str
-    policy: LoadedPolicy
-    runbooks: tuple[Runbook, ...]
-    settings: Settings
-    approvals: ApprovalsMode
-    planner: PlannerMode = PlannerMode.RUNBOOK
-    proposer_factory: ProposerFactory | None = None
 
 
 def _approver(inputs: ReplayInputs, clock: SimulatedClock) -> ApprovalChannel:
@@ -112,11 +73,6 @@ def _approver(inputs: ReplayInputs, clock: SimulatedClock) -> ApprovalChannel:
     if inputs.approvals is ApprovalsMode.DENY:
         return DenyAll()
     return GrantAll()
-
-
-def tick_interval(inputs: ReplayInputs) -> timedelta:
-    """The configured tick, else the incident's sample step."""
-    return inputs.settings.replay.tick or inputs.incident.window.step
 
 
 def _ticks(incident: IncidentFile, step: timedelta) -> list[datetime]:

@@ -23,7 +23,8 @@ from controller.planner.llm import build_claude_planner
 from controller.planner.runbook_planner import plan_incident
 from controller.planner.runbooks import load_runbooks
 from controller.planner.tools import ToolsData
-from controller.replay.engine import ReplayInputs, default_approvals_mode, run_replay
+from controller.replay.engine import run_replay
+from controller.replay.inputs import ReplayInputs, default_approvals_mode
 from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
 from controller.testing import InMemoryLedger

@@ -10,7 +10,8 @@ from controller.guardrails.loader import LoadedPolicy, load_policy
 from controller.incident_file import load_incident
 from controller.models.incident_file import IncidentFile
 from controller.planner.runbooks import Runbook, load_runbooks
-from controller.replay.engine import ApprovalsMode, ReplayInputs, default_approvals_mode, run_replay
+from controller.replay.engine import run_replay
+from controller.replay.inputs import ApprovalsMode, ReplayInputs, default_approvals_mode
 from controller.replay.result import ReplayResult
 from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings

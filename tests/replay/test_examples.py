@@ -10,7 +10,7 @@ from controller.models.actions import ActionKind, EscalateAction
 from controller.models.decisions import ActionStatus, ApprovalOutcome
 from controller.models.incident import FaultKind
 from controller.models.ledger import EntryType
-from controller.replay.engine import ApprovalsMode
+from controller.replay.inputs import ApprovalsMode
 from controller.replay.result import TimelineKind
 from tests.factories import latency_in_milliseconds_from
 from tests.replay.conftest import example, example_names, replay

@@ -20,13 +20,8 @@ from controller.models.proposals import FallbackReason, ProposalOutcome, Proposa
 from controller.planner.runbooks import load_runbooks
 from controller.planner.tools import ToolsDataProvider
 from controller.ports import Clock, PlanProposer
-from controller.replay.engine import (
-    ApprovalsMode,
-    PlannerMode,
-    ReplayEngine,
-    ReplayInputs,
-    run_replay,
-)
+from controller.replay.engine import ReplayEngine, run_replay
+from controller.replay.inputs import ApprovalsMode, PlannerMode, ReplayInputs
 from controller.replay.result import ReplayResult, TimelineKind
 from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
