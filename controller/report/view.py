@@ -199,8 +199,8 @@ def _llm_line(result: ReplayResult) -> str:
         return ""
     fallbacks = ", ".join(f"{k} {v}" for k, v in sorted(llm.fallbacks.items())) or "none"
     return printable(
-        f"{llm.calls} calls, {llm.plans} plans, fallbacks: {fallbacks}; "
-        f"{llm.usage.total} tokens in {llm.attempts} attempts"
+        f"{_count(llm.calls, 'call')}, {_count(llm.plans, 'plan')}, fallbacks: {fallbacks}; "
+        f"{_count(llm.usage.total, 'token')} in {_count(llm.attempts, 'attempt')}"
     )
 
 
@@ -222,7 +222,12 @@ def _summary(result: ReplayResult) -> str:
         (escalations, "escalation"),
         (len(result.blind_spots), "blind spot"),
     )
-    return ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in counts)
+    return ", ".join(_count(n, noun) for n, noun in counts)
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 call"``, ``"3 calls"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _comparison_line(row: ComparisonRow, reference: datetime) -> ComparisonLine:
