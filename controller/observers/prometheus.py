@@ -452,13 +452,7 @@ class PrometheusMetrics:
         query = fill(self._templates[Signal.REPLICAS_AVAILABLE], values)
         width = epoch(end) - epoch(start)
         span = QueryRange(epoch(start), epoch(end), max(self._step, math.ceil(width / 100)))
-        try:
-            result = self._query(query, span)
-        except TemporaryError as exc:
-            message = f"query {query} over {span.describe()} failed: {exc}"
-            raise TemporaryError(message, delay=exc.delay) from exc
-        except PermanentError as exc:
-            raise PermanentError(f"query {query} over {span.describe()} failed: {exc}") from exc
+        result = self._query_or_raise(query, span)
         found: set[tuple[str, str]] = set()
         for item in result:
             key = _workload_key(item.get("metric", {})) if isinstance(item, dict) else None
@@ -470,14 +464,18 @@ class PrometheusMetrics:
     def _fetch_or_raise(
         self, query: str, span: QueryRange, keys: frozenset[str]
     ) -> dict[str, list[Point]]:
+        result = self._query_or_raise(query, span)
+        return self._collect(query, span, result, keys).series
+
+    def _query_or_raise(self, query: str, span: QueryRange) -> list[Any]:
+        """``_query`` whose errors name the query and the range (kept temporary or not)."""
         try:
-            result = self._query(query, span)
+            return self._query(query, span)
         except TemporaryError as exc:
             message = f"query {query} over {span.describe()} failed: {exc}"
             raise TemporaryError(message, delay=exc.delay) from exc
         except PermanentError as exc:
             raise PermanentError(f"query {query} over {span.describe()} failed: {exc}") from exc
-        return self._collect(query, span, result, keys).series
 
 
 def _chunks(start: float, end: float, step: float, points: int) -> list[QueryRange]:

@@ -8,6 +8,7 @@ their ``interrupt()`` call; the ledger lines they write come after it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from controller.models.incident import Incident
 from controller.models.ledger import EntryType
 from controller.models.modes import Mode
 from controller.models.proposals import ProposalOutcome, ProposalRequest
+from controller.models.signals import Signal, SignalWindow
 from controller.models.workloads import WorkloadInventory
 from controller.observers.assess import assess_verification
 from controller.planner.approval import build_request, judge_reply
@@ -47,9 +49,9 @@ from controller.planner.context import PlannerContext
 from controller.planner.observe import (
     baseline_json,
     baseline_window,
-    incident_signals,
     plan_signals,
     read_facts,
+    target_windows,
 )
 from controller.planner.runbook_planner import plan_incident
 from controller.planner.state import PlannerState, Status, dump, load, need
@@ -71,11 +73,17 @@ def _log(
     ctx.ledger.append(now, kind, payload, incident_id=incident_id, plan_hash=plan_hash)
 
 
-def _facts_for(ctx: PlannerContext, state: PlannerState, plan: Plan, now: datetime) -> TargetFacts:
+def _facts_for(
+    ctx: PlannerContext,
+    state: PlannerState,
+    plan: Plan,
+    windows: Mapping[Signal, SignalWindow],
+    now: datetime,
+) -> TargetFacts:
     incident = need(state, "incident", Incident)
     return read_facts(
         ctx.reader,
-        ctx.metrics,
+        windows,
         plan.action.target,
         plan_signals(plan, incident),
         mode=Mode(state.get("mode", Mode.NORMAL.value)),
@@ -88,22 +96,16 @@ def _facts_for(ctx: PlannerContext, state: PlannerState, plan: Plan, now: dateti
 
 
 async def gather_context(state: PlannerState, runtime: Ctx) -> PlannerState:
-    """Read the incident's workload and its inputs (ages, blind, mode) at planning time."""
+    """Read the incident's workload (its inventory is what both planners plan against).
+
+    Input facts are read later, by ``guard``, for the signals of the chosen plan.
+    """
     ctx = runtime.context
     incident = need(state, "incident", Incident)
     live = ctx.reader.get_workload(incident.workload)
     if live is None:
         return {"status": "escalated", "escalation_reasons": ["workload vanished before planning"]}
-    facts = read_facts(
-        ctx.reader,
-        ctx.metrics,
-        incident.workload,
-        incident_signals(incident),
-        mode=Mode(state.get("mode", Mode.NORMAL.value)),
-        blind=bool(state.get("blind", False)),
-        now=ctx.clock.now(),
-    )
-    return {"inventory": dump(live.inventory), "facts": dump(facts)}
+    return {"inventory": dump(live.inventory)}
 
 
 async def propose(state: PlannerState, runtime: Ctx) -> PlannerState:
@@ -182,7 +184,8 @@ async def guard(state: PlannerState, runtime: Ctx) -> PlannerState:
     frozen = ctx.history.frozen(target) if target and is_mutating(plan.action) else None
     if frozen is not None:
         return {"status": "escalated", "escalation_reasons": [f"target frozen: {frozen}"]}
-    facts = _facts_for(ctx, state, plan, now)
+    windows = target_windows(ctx.metrics, target, now)
+    facts = _facts_for(ctx, state, plan, windows, now)
     decision = evaluate(plan, ctx.policy, facts, ctx.history.past_actions(), now)
     if is_mutating(plan.action):
         decision = with_plan_age(decision, plan, ctx.policy, now)
@@ -220,10 +223,15 @@ async def request_approval(state: PlannerState, runtime: Ctx) -> PlannerState:
 
 
 def _revalidate(
-    ctx: PlannerContext, state: PlannerState, plan: Plan, decided: PolicyDecision, now: datetime
+    ctx: PlannerContext,
+    state: PlannerState,
+    plan: Plan,
+    decided: PolicyDecision,
+    windows: Mapping[Signal, SignalWindow],
+    now: datetime,
 ) -> tuple[PolicyDecision, str | None]:
     """Judge the plan again on fresh facts right before the write (R3, R5, CH-17)."""
-    facts = _facts_for(ctx, state, plan, now)
+    facts = _facts_for(ctx, state, plan, windows, now)
     fresh = evaluate(plan, ctx.policy, facts, ctx.history.past_actions(), now)
     payload = {"revalidation": True, "decision": fresh.model_dump(mode="json")}
     _log(ctx, now, EntryType.DECISION, payload, state, plan.plan_hash())
@@ -237,13 +245,13 @@ def _revalidate(
     return fresh, None
 
 
-def _baseline(ctx: PlannerContext, plan: Plan, now: datetime) -> dict[str, Any] | None:
+def _baseline(plan: Plan, windows: Mapping[Signal, SignalWindow]) -> dict[str, Any] | None:
     """The promised signal as seen at the moment of acting (the verification baseline)."""
-    spec, target = plan.verification, plan.action.target
-    if spec is None or target is None:
+    spec = plan.verification
+    window = None if spec is None else windows.get(spec.signal)
+    if spec is None or window is None:
         return None
-    window = ctx.metrics.observe([target], now).get(target.key, {}).get(spec.signal)
-    return None if window is None else baseline_json(window, spec.bake.total_seconds())
+    return baseline_json(window, spec.bake.total_seconds())
 
 
 def _after_act(plan: Plan, result: ActionResult, baseline: Any, now: datetime) -> PlannerState:
@@ -270,13 +278,14 @@ async def act(state: PlannerState, runtime: Ctx) -> PlannerState:
     if done is not None:  # finished before a crash: report it, never re-apply
         return _after_act(plan, done, state.get("baseline"), done.at)
     action = decided.action
+    windows = target_windows(ctx.metrics, plan.action.target, now)  # one read: facts, baseline
     if not ctx.history.started(key):  # a begun key skips to the reconciling executor
-        fresh, refusal = _revalidate(ctx, state, plan, decided, now)
+        fresh, refusal = _revalidate(ctx, state, plan, decided, windows, now)
         if refusal is not None:
             return {"status": "escalated", "escalation_reasons": [refusal]}
         action = fresh.action
         ctx.history.start(key)
-    baseline = _baseline(ctx, plan, now)
+    baseline = _baseline(plan, windows)
     result = ctx.executor.execute(action, plan_hash=plan_hash, key=key,
                                   dry_run=decided.dry_run, now=now)  # fmt: skip
     ctx.history.finish(result)
@@ -303,7 +312,7 @@ async def verify(state: PlannerState, runtime: Ctx) -> PlannerState:
     if spec is None or target is None or baseline is None:
         raise RuntimeError("verify reached without a verification spec, target or baseline")
     now = ctx.clock.now()
-    after = ctx.metrics.observe([target], now).get(target.key, {}).get(spec.signal)
+    after = target_windows(ctx.metrics, target, now).get(spec.signal)
     found = assess_verification(spec, baseline_window(baseline), after)
     open_loop = ctx.settings.open_loop
     verification = VerificationResult(

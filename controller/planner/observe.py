@@ -7,7 +7,7 @@ Kept apart from the nodes so that the guard node (first judgement) and the act n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +44,22 @@ def rollout_in_progress(reader: ClusterReader, target: WorkloadRef, now: datetim
     return not any(e.kind is EventKind.ROLLOUT_COMPLETE and e.time >= newest for e in events)
 
 
+def target_windows(
+    metrics: MetricsSource, target: WorkloadRef | None, now: datetime
+) -> Mapping[Signal, SignalWindow]:
+    """One observation of ``target``'s signals at ``now`` (empty without a target).
+
+    A node reads this once and derives its facts and baseline from it: with Prometheus
+    each read is a round of range queries.
+    """
+    if target is None:
+        return {}
+    return metrics.observe([target], now).get(target.key, {})
+
+
 def read_facts(
     reader: ClusterReader,
-    metrics: MetricsSource,
+    windows: Mapping[Signal, SignalWindow],
     target: WorkloadRef | None,
     signals: Iterable[Signal],
     *,
@@ -58,7 +71,6 @@ def read_facts(
     if target is None:
         return TargetFacts(target=None, inventory=None, mode=mode, blind=blind)
     live = reader.get_workload(target)
-    windows = metrics.observe([target], now).get(target.key, {})
     ages: dict[str, float | None] = {}
     unhealthy = False
     for signal in sorted(set(signals)):

@@ -61,7 +61,6 @@ class Recorder:
         self.blind_spots: list[BlindSpot] = []
         self.modes: list[ModeState] = []
         self.planner_outcomes: list[ProposalOutcome] = []
-        self._workloads: dict[str, WorkloadRef] = {}
         self._narrators: dict[EntryType, Callable[[LedgerEntry], None]] = {
             EntryType.MODE: self._on_mode,
             EntryType.DETECTION: self._on_detection,
@@ -132,7 +131,8 @@ class Recorder:
         workload: WorkloadRef | None = None,
     ) -> None:
         if workload is None and entry.incident_id is not None:
-            workload = self._workloads.get(entry.incident_id)
+            known = self.incidents.get(entry.incident_id)
+            workload = None if known is None else known.workload
         event = TimelineEvent(
             at=entry.time,
             kind=kind,
@@ -160,7 +160,6 @@ class Recorder:
         incident = Incident.model_validate(entry.payload["incident"])
         # Keep the diagnosis as opened: what the first plan acted on and what is scored.
         self.incidents.setdefault(incident.id, incident)
-        self._workloads.setdefault(incident.id, incident.workload)
         kinds = ", ".join(f.kind.value for f in incident.findings)
         verb = "diagnosis changed" if entry.payload["updated"] else "incident opened"
         summary = f"{verb}: {kinds}; lead hypothesis {incident.lead.fault.value}"

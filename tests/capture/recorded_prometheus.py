@@ -5,7 +5,6 @@ per-signal query overrides select them (the "full override from configuration" p
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ import pytest
 
 from controller.models.incident_file import IncidentFile
 from controller.models.signals import Signal
-from tests.adapters.prometheus.servers import PrometheusServer, free_port
+from tests.adapters.prometheus.servers import PrometheusServer, free_port, openmetrics_blocks
 
 METRIC = "aiops_signal"
 
@@ -69,16 +68,7 @@ def backfill(incident: IncidentFile, root: Path) -> Path:
     """TSDB blocks holding the incident's series."""
     promtool = shutil.which("promtool")
     assert promtool is not None
-    text = root / "incident.om"
-    text.write_text(openmetrics(incident), encoding="utf-8")
-    out = root / "data"
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(text), str(out)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return out
+    return openmetrics_blocks(promtool, openmetrics(incident), root, "data")
 
 
 def recent(incident: IncidentFile, now: datetime) -> IncidentFile:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,18 +14,8 @@ import yaml
 from controller.incident_file import load_incident
 from tests.adapters.prometheus.servers import PrometheusServer, free_port
 from tests.capture.recorded_prometheus import override_queries, recent, serving
+from tests.cli_runner import aiops
 from tests.conftest import EXAMPLES, REPO
-
-
-def aiops(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

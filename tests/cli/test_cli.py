@@ -9,20 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import aiops
 from tests.conftest import EXAMPLES, REPO
 
 BAD_DEPLOY = EXAMPLES / "bad-deploy.json"
-
-
-def aiops(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _assert_clean_error(run: subprocess.CompletedProcess[str], *fragments: str) -> None:

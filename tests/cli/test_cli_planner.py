@@ -4,15 +4,15 @@ a loopback Messages API), recording the exchanges, and replaying them offline.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from chaos.faults.fake_llm import FakeMessagesApi, SubmitPlan
+from tests.cli_runner import aiops as run_aiops
+from tests.cli_runner import without_api_key
 from tests.conftest import EXAMPLES
 
 BAD_DEPLOY = EXAMPLES / "bad-deploy.json"
@@ -36,18 +36,7 @@ ROLLBACK = {
 
 
 def aiops(*args: str | Path, cwd: Path, key: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
-    if key is not None:
-        env["ANTHROPIC_API_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "controller", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return run_aiops(*args, cwd=cwd, env=without_api_key(key))
 
 
 def _report(cwd: Path) -> dict[str, Any]:

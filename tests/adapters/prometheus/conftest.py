@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -14,7 +13,12 @@ import pytest
 from controller.models.base import from_epoch
 from tests.adapters.prometheus.helpers import OPENED
 from tests.adapters.prometheus.recording import STEP, Recording
-from tests.adapters.prometheus.servers import PrometheusServer, RecordingProxy, free_port
+from tests.adapters.prometheus.servers import (
+    PrometheusServer,
+    RecordingProxy,
+    free_port,
+    openmetrics_blocks,
+)
 
 
 def _binary(name: str) -> str:
@@ -36,16 +40,7 @@ def blocks(tmp_path_factory: pytest.TempPathFactory, recording: Recording) -> Pa
     promtool = _binary("promtool")
     _binary("prometheus")
     root = tmp_path_factory.mktemp("recording")
-    text = root / "recording.om"
-    text.write_text(recording.text(), encoding="utf-8")
-    out = root / "blocks"
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(text), str(out)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return out
+    return openmetrics_blocks(promtool, recording.text(), root, "blocks")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,20 @@ CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_conf
 """No scrape targets: the server holds only the backfilled recording."""
 
 
+def openmetrics_blocks(promtool: str, text: str, root: Path, name: str) -> Path:
+    """TSDB blocks from OpenMetrics ``text`` (promtool's backfill), in ``root/<name>``."""
+    source = root / f"{name}.om"
+    source.write_text(text, encoding="utf-8")
+    out = root / name
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
 def free_port() -> int:
     """A currently unused loopback port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
