@@ -1,7 +1,7 @@
 """Narrow protocols for every side effect. Concretes are chosen in one place (the replay
 engine today, ``app.py`` for the live operator) and injected; decisions never reach past them.
 
-In-package fakes live in ``controller.testing`` and serve both the tests and ``aiops replay``.
+In-package fakes live in ``controller.sim.fakes`` and serve both the tests and ``aiops replay``.
 """
 
 from __future__ import annotations

@@ -17,16 +17,16 @@ from typing import Annotated, Any
 import typer
 
 from controller import __version__
+from controller.bundled import default_runbooks
 from controller.cli.capture import capture as capture_command
 from controller.cli.common import fail, guard, stderr
 from controller.cli.replay import replay as replay_command
 from controller.errors import LedgerIntegrityError
 from controller.guardrails.loader import load_policy, policy_json_schema
-from controller.incident_file import incident_json_schema
+from controller.incident_loader import incident_json_schema
 from controller.ledger import verify_ledger
-from controller.planner.runbooks import load_runbooks, runbook_json_schema
+from controller.planner.runbook.catalog import load_runbooks, runbook_json_schema
 from controller.replay.result import ReplayResult
-from controller.resources import default_runbooks
 from controller.settings import Settings
 
 app = typer.Typer(

@@ -13,11 +13,11 @@ import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from controller.capture import CaptureRequest, MetricsBackend, capture_steps, parse_when
-from controller.capture import capture as capture_incident
+from controller.capture_engine import CaptureRequest, MetricsBackend, capture_steps, parse_when
+from controller.capture_engine import capture as capture_incident
 from controller.cli.common import guard, stderr, write_atomically
 from controller.errors import BackendUnavailableError, InputError
-from controller.incident_file import dump_incident, first_error
+from controller.incident_loader import dump_incident, first_error
 from controller.logging import configure_logging
 from controller.models.base import parse_duration
 from controller.models.incident_file import GroundTruth, IncidentFile, IncidentMetadata

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from controller.bundled import default_policy, default_runbooks
 from controller.cli.common import guard, stderr, write_atomically
 from controller.errors import IncidentFileError
 from controller.guardrails.loader import load_policy
-from controller.incident_file import dump_incident, load_incident
+from controller.incident_loader import dump_incident, load_incident
 from controller.ledger import LedgerWriter
 from controller.logging import configure_logging
 from controller.models.incident_file import IncidentFile
-from controller.planner.runbooks import Runbook, load_runbooks
+from controller.planner.runbook.catalog import Runbook, load_runbooks
 from controller.replay.inputs import (
     ApprovalsMode,
     PlannerMode,
@@ -28,7 +29,6 @@ from controller.replay.inputs import (
 )
 from controller.replay.result import ReplayResult
 from controller.report import print_text, render
-from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -141,8 +141,8 @@ def _proposer_factory(
     if mode is PlannerMode.RUNBOOK:
         return None
     # Imported here: the SDK costs a second at start-up that runbook replays need not pay.
-    from controller.planner.llm import build_claude_planner
-    from controller.planner.recorded import build_recorded_planner
+    from controller.planner.claude.client import build_claude_planner
+    from controller.planner.claude.recorded import build_recorded_planner
 
     if mode is PlannerMode.RECORDED:
         exchanges = incident.llm_exchanges

@@ -35,13 +35,13 @@ from controller.models.traces import TraceSnapshot
 from controller.observers.freshness import ModeDecision, next_mode
 from controller.observers.recorded import RecordedMetrics
 from controller.observers.recorded_traces import RecordedTraces
-from controller.planner.context import InMemoryHistory, PlannerContext, PlannerSettings
-from controller.planner.driver import IncidentDriver, TickView
-from controller.planner.prompts import Telemetry
-from controller.planner.runner import memory_runner
-from controller.planner.tools import ToolsData
+from controller.planner.claude.prompts import Telemetry
+from controller.planner.claude.tools import ToolsData
+from controller.planner.graph.context import InMemoryHistory, PlannerContext, PlannerSettings
+from controller.planner.graph.driver import IncidentDriver, TickView
+from controller.planner.graph.runner import memory_runner
 from controller.ports import ApprovalChannel, LedgerSink, PlanProposer
-from controller.replay.charts import chart_series
+from controller.replay.chart_series import chart_series
 from controller.replay.comparison import compare_decisions
 from controller.replay.inputs import (
     ApprovalsMode,
@@ -51,7 +51,7 @@ from controller.replay.inputs import (
 from controller.replay.recorder import Recorder
 from controller.replay.result import ReplayResult, ReplayRun, llm_summary
 from controller.replay.scoring import score_replay
-from controller.testing import SimulatedClock, SimulatedCluster, StaticKillSwitch
+from controller.sim.fakes import SimulatedClock, SimulatedCluster, StaticKillSwitch
 
 log = structlog.get_logger("aiops.replay")
 TOOL_EVENTS = 20

@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from controller.guardrails.loader import LoadedPolicy
 from controller.models.incident_file import IncidentFile
-from controller.planner.runbooks import Runbook
-from controller.planner.tools import ToolsDataProvider
+from controller.planner.claude.tools import ToolsDataProvider
+from controller.planner.runbook.catalog import Runbook
 from controller.ports import Clock, PlanProposer
 from controller.settings import Settings
 

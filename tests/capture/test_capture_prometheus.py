@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.incident_file import load_incident
+from controller.incident_loader import load_incident
 from tests.adapters.prometheus.servers import PrometheusServer, free_port
 from tests.capture.recorded_prometheus import override_queries, recent, serving
 from tests.cli_runner import aiops

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from controller.capture import CaptureRequest, capture, parse_when
+from controller.capture_engine import CaptureRequest, capture, parse_when
 from controller.errors import BackendUnavailableError, InputError, TemporaryError
 from controller.models.signals import Signal
 from controller.models.workloads import WorkloadRef

@@ -11,7 +11,7 @@ import pytest
 
 from controller.detection import DetectionState, WorkloadView, detect
 from controller.detection.fleet import fleet_anomaly
-from controller.incident_file import load_incident
+from controller.incident_loader import load_incident
 from controller.models.incident_file import IncidentFile
 from controller.models.modes import Mode, SourceHealth
 from controller.models.signals import Signal

@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
+from controller.bundled import default_policy, default_runbooks
 from controller.guardrails.loader import load_policy
-from controller.incident_file import load_incident
+from controller.incident_loader import load_incident
 from controller.models.proposals import ProposalRequest
-from controller.planner.llm import build_claude_planner
-from controller.planner.runbook_planner import plan_incident
-from controller.planner.runbooks import load_runbooks
-from controller.planner.tools import ToolsData
+from controller.planner.claude.client import build_claude_planner
+from controller.planner.claude.tools import ToolsData
+from controller.planner.runbook.catalog import load_runbooks
+from controller.planner.runbook.planner import plan_incident
 from controller.replay.engine import run_replay
 from controller.replay.inputs import ReplayInputs, default_approvals_mode
-from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
-from controller.testing import InMemoryLedger
+from controller.sim.fakes import InMemoryLedger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "incidents"
 KEY = os.environ.get("ANTHROPIC_API_KEY")

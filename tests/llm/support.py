@@ -28,12 +28,12 @@ from controller.models.workloads import (
     WorkloadInventory,
     WorkloadRef,
 )
-from controller.planner.budget import TokenBudget
-from controller.planner.llm import ClaudePlanner, build_client, llm_breaker
-from controller.planner.prompts import Telemetry
-from controller.planner.runbook_planner import plan_incident
-from controller.planner.runbooks import Runbook, load_runbooks
-from controller.planner.tools import ToolsData
+from controller.planner.claude.budget import TokenBudget
+from controller.planner.claude.client import ClaudePlanner, build_client, llm_breaker
+from controller.planner.claude.prompts import Telemetry
+from controller.planner.claude.tools import ToolsData
+from controller.planner.runbook.catalog import Runbook, load_runbooks
+from controller.planner.runbook.planner import plan_incident
 from controller.resilience import CircuitBreaker
 from controller.settings import BreakerSettings, LlmSettings, RetrySettings
 

@@ -20,8 +20,8 @@ from chaos.faults.fake_llm import (
     refused_url,
 )
 from controller.models.proposals import FallbackReason
-from controller.planner.budget import TokenBudget
-from controller.planner.llm import build_claude_planner, llm_breaker
+from controller.planner.claude.budget import TokenBudget
+from controller.planner.claude.client import build_claude_planner, llm_breaker
 from controller.resilience import BreakerState, CircuitBreaker
 from tests.llm.support import (
     RUNBOOKS,

@@ -9,9 +9,9 @@ import pytest
 
 from controller.models.proposals import TokenUsage
 from controller.models.signals import SeriesData, Signal, SignalWindow
-from controller.planner.budget import TokenBudget
-from controller.planner.prompts import MARKER, Telemetry
-from controller.planner.tools import ToolsData, execute, tool_definitions
+from controller.planner.claude.budget import TokenBudget
+from controller.planner.claude.prompts import MARKER, Telemetry
+from controller.planner.claude.tools import ToolsData, execute, tool_definitions
 from tests.llm.support import DEPLOY, RUNBOOKS, WEB, inventory
 
 MIDNIGHT = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from chaos.faults.fake_llm import (
 )
 from controller.models.actions import Plan, PlannerKind
 from controller.models.proposals import FallbackReason
-from controller.planner.llm_output import (
+from controller.planner.claude.output import (
     Rejection,
     Submission,
     parse_submission,

@@ -10,7 +10,7 @@ import pytest
 
 from chaos.faults.fake_llm import FakeMessagesApi, SubmitPlan
 from controller.models.events import ClusterEvent, EventKind
-from controller.planner.prompts import (
+from controller.planner.claude.prompts import (
     MARKER,
     SpanAttribute,
     Telemetry,

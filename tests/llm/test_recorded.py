@@ -7,7 +7,7 @@ import pytest
 from chaos.faults.fake_llm import FakeMessagesApi, HttpError, Reply, SubmitPlan, ToolCall
 from controller.errors import InputError
 from controller.models.incident_file import LlmExchange
-from controller.planner.recorded import RecordingMissingError, build_recorded_planner
+from controller.planner.claude.recorded import RecordingMissingError, build_recorded_planner
 from tests.llm.support import (
     RUNBOOKS,
     FixedClock,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from controller.actuators.reconcile import Actuator
+from controller.bundled import default_policy, default_runbooks
 from controller.guardrails.loader import LoadedPolicy, load_policy, load_policy_text
 from controller.models.actions import Plan, PlannerKind, ScaleAction
 from controller.models.decisions import ActionResult
@@ -23,10 +24,9 @@ from controller.models.ledger import EntryType, LedgerEntry
 from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
 from controller.models.signals import SeriesData, Signal, SignalWindow
 from controller.models.workloads import NamespaceInfo, WorkloadRef
-from controller.planner.context import InMemoryHistory, PlannerContext, PlannerSettings
-from controller.planner.runbooks import Runbook, load_runbooks
-from controller.resources import default_policy, default_runbooks
-from controller.testing import InMemoryLedger, SimulatedClock, SimulatedCluster, StaticKillSwitch
+from controller.planner.graph.context import InMemoryHistory, PlannerContext, PlannerSettings
+from controller.planner.runbook.catalog import Runbook, load_runbooks
+from controller.sim.fakes import InMemoryLedger, SimulatedClock, SimulatedCluster, StaticKillSwitch
 from tests.factories import T0, WEB, inventory
 
 OPTED_IN = NamespaceInfo(name="shop", labels={"aiops.dev/remediate": "enabled"})

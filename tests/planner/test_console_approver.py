@@ -11,7 +11,7 @@ from rich.console import Console
 
 from controller.approvals.console import MAX_PROMPTS, ConsoleApprover
 from controller.models.decisions import ApprovalOutcome, Reason, ReasonCode
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.factories import T0
 from tests.planner.test_routes_and_helpers import REQUEST
 

@@ -19,8 +19,9 @@ from controller.models.actions import ScaleAction
 from controller.models.decisions import Approval, ApprovalOutcome, ApprovalRequest
 from controller.models.incident import FaultKind, Hypothesis, Incident
 from controller.models.ledger import EntryType
-from controller.planner.context import PlannerSettings
-from controller.planner.driver import (
+from controller.planner.graph.build import build_graph
+from controller.planner.graph.context import PlannerSettings
+from controller.planner.graph.driver import (
     MAX_ATTEMPTS,
     REDIAGNOSED_NOTE,
     REPLAN_AFTER,
@@ -28,8 +29,7 @@ from controller.planner.driver import (
     IncidentDriver,
     TickView,
 )
-from controller.planner.graph import build_graph
-from controller.planner.runner import PlannerRunner
+from controller.planner.graph.runner import PlannerRunner
 from controller.ports import ApprovalChannel
 from tests.factories import T0, WEB
 from tests.planner.harness import World, approval_policy, make_world, saturation_incident

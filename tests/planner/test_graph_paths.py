@@ -19,8 +19,8 @@ from controller.models.decisions import (
 )
 from controller.models.ledger import EntryType
 from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
-from controller.planner.graph import build_graph
-from controller.planner.runner import PlannerRunner, Waiting
+from controller.planner.graph.build import build_graph
+from controller.planner.graph.runner import PlannerRunner, Waiting
 from tests.factories import T0, WEB
 from tests.planner.harness import (
     BAKE,
@@ -187,7 +187,7 @@ def test_llm_fallback_chooses_runbook_plan_and_ledgers_the_reason() -> None:
 
 
 def _runbook_plan() -> Plan:
-    from controller.planner.runbook_planner import plan_incident
+    from controller.planner.runbook.planner import plan_incident
     from tests.factories import inventory
     from tests.planner.harness import RUNBOOKS
 

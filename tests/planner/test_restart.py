@@ -14,9 +14,9 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from controller.actuators.reconcile import Actuator
 from controller.models.decisions import ActionStatus, Approval, ApprovalOutcome
 from controller.models.ledger import EntryType
-from controller.planner.graph import build_graph
-from controller.planner.runner import PlannerRunner, Waiting
-from controller.testing import StaticKillSwitch
+from controller.planner.graph.build import build_graph
+from controller.planner.graph.runner import PlannerRunner, Waiting
+from controller.sim.fakes import StaticKillSwitch
 from tests.factories import T0
 from tests.planner.harness import (
     CrashAfterWrite,

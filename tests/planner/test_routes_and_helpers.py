@@ -10,15 +10,15 @@ import pytest
 
 from controller.models.actions import ScaleAction
 from controller.models.decisions import Approval, ApprovalOutcome, ApprovalRequest
-from controller.planner.approval import expired_approval, judge_reply
-from controller.planner.routes import (
+from controller.planner.graph.approval import expired_approval, judge_reply
+from controller.planner.graph.routes import (
     route_after_act,
     route_after_approval,
     route_after_gather,
     route_after_guard,
     route_after_verify,
 )
-from controller.planner.state import PlannerState, status_of
+from controller.planner.graph.state import PlannerState, status_of
 from tests.factories import T0, WEB
 
 Router = Callable[[PlannerState], str]

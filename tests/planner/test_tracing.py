@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from controller.planner.graph import build_graph
-from controller.planner.runner import PlannerRunner
+from controller.planner.graph.build import build_graph
+from controller.planner.graph.runner import PlannerRunner
 from tests.planner.harness import approval_policy, make_world, saturation_incident
 
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from controller.bundled import default_policy, default_runbooks
 from controller.guardrails.loader import LoadedPolicy, load_policy
-from controller.incident_file import load_incident
+from controller.incident_loader import load_incident
 from controller.models.incident_file import IncidentFile
-from controller.planner.runbooks import Runbook, load_runbooks
+from controller.planner.runbook.catalog import Runbook, load_runbooks
 from controller.replay.engine import run_replay
 from controller.replay.inputs import ApprovalsMode, ReplayInputs, default_approvals_mode
 from controller.replay.result import ReplayResult
-from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
-from controller.testing import InMemoryLedger
+from controller.sim.fakes import InMemoryLedger
 from tests.conftest import EXAMPLES
 
 

@@ -12,20 +12,20 @@ from collections.abc import Callable
 
 import pytest
 
+from controller.bundled import default_policy, default_runbooks
 from controller.guardrails.loader import load_policy
 from controller.models.actions import PlannerKind, RollbackAction
 from controller.models.decisions import ReasonCode
 from controller.models.ledger import EntryType
 from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
-from controller.planner.runbooks import load_runbooks
-from controller.planner.tools import ToolsDataProvider
+from controller.planner.claude.tools import ToolsDataProvider
+from controller.planner.runbook.catalog import load_runbooks
 from controller.ports import Clock, PlanProposer
 from controller.replay.engine import ReplayEngine, run_replay
 from controller.replay.inputs import ApprovalsMode, PlannerMode, ReplayInputs
 from controller.replay.result import ReplayResult, TimelineKind
-from controller.resources import default_policy, default_runbooks
 from controller.settings import Settings
-from controller.testing import InMemoryLedger
+from controller.sim.fakes import InMemoryLedger
 from tests.replay.conftest import example
 
 Answer = Callable[[ProposalRequest], ProposalOutcome]

@@ -9,7 +9,7 @@ import pytest
 
 from controller.observers.traces import TraceReceiver
 from controller.settings import TracesSettings
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.adapters.traces.otel import T0
 
 ReceiverFactory = Callable[..., TraceReceiver]

@@ -12,7 +12,7 @@ from controller.models.incident_file import TraceSeries
 from controller.observers.traces import SpanRecord, TraceAggregator
 from controller.observers.traces.decode import Kind
 from controller.settings import TracesSettings
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.adapters.traces.otel import T0, T0_NS
 
 SERVER, CLIENT = Kind.SERVER, Kind.CLIENT

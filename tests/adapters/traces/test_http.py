@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 
 from controller.observers.traces import TraceReceiver
 from controller.settings import TracesSettings
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.adapters.traces.conftest import ReceiverFactory
 from tests.adapters.traces.otel import T0, T0_NS, captured_shop, encode
 from tests.adapters.traces.otel import Fleet as OtelFleet

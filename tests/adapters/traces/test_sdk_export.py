@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 
 from controller.models.traces import TraceSnapshot, TraceStats
 from controller.observers.traces import RELATIVE_ERROR
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.adapters.traces.conftest import ReceiverFactory
 from tests.adapters.traces.otel import Expected, Fleet, shop_traffic
 

@@ -13,7 +13,7 @@ from controller.errors import PermanentError
 from controller.observers.traces import TraceReceiver
 from controller.ports import HealthReporter, TraceSource
 from controller.settings import TracesSettings
-from controller.testing import SimulatedClock
+from controller.sim.fakes import SimulatedClock
 from tests.adapters.traces.conftest import ReceiverFactory
 from tests.adapters.traces.otel import T0, Fleet
 

@@ -17,7 +17,7 @@ from controller.models.actions import (
     inverse,
 )
 from controller.models.decisions import ActionStatus
-from controller.testing import SimulatedCluster, StaticKillSwitch
+from controller.sim.fakes import SimulatedCluster, StaticKillSwitch
 from tests.factories import T0, WEB, inventory
 
 

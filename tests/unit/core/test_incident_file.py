@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import IncidentFileError
-from controller.incident_file import incident_json_schema, load_incident, parse_incident
+from controller.incident_loader import incident_json_schema, load_incident, parse_incident
 from controller.models.signals import Signal
 from tests.factories import incident_dict
 

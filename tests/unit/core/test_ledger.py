@@ -11,7 +11,7 @@ import pytest
 from controller.errors import LedgerIntegrityError
 from controller.ledger import LedgerWriter, read_entries, verify_ledger
 from controller.models.ledger import GENESIS_HASH, EntryType
-from controller.testing import InMemoryLedger
+from controller.sim.fakes import InMemoryLedger
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from controller.metrics import ControllerMetrics, MeteredLedger
 from controller.models.ledger import EntryType, LedgerEntry
-from controller.testing import InMemoryLedger
+from controller.sim.fakes import InMemoryLedger
 from tests.factories import T0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.planner.runbooks import Runbook, load_runbooks
+from controller.planner.runbook.catalog import Runbook, load_runbooks
 
 RUNBOOK_DIR = Path(__file__).resolve().parents[3] / "runbooks"
 

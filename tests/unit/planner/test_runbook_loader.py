@@ -15,7 +15,7 @@ from controller.errors import RunbookError
 from controller.models.actions import Risk
 from controller.models.incident import FaultKind
 from controller.models.signals import Signal
-from controller.planner.runbooks import (
+from controller.planner.runbook.catalog import (
     MAX_RUNBOOK_BYTES,
     Runbook,
     RunbookFrontMatter,

@@ -25,9 +25,9 @@ from controller.models.workloads import (
     ScalingOwner,
     WorkloadInventory,
 )
-from controller.planner.runbook_planner import plan_incident, select_runbook
-from controller.planner.runbook_render import scale_in_count, scale_out_count
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
+from controller.planner.runbook.planner import plan_incident, select_runbook
+from controller.planner.runbook.render import scale_in_count, scale_out_count
 from tests.unit.planner.runbook_builders import (
     BAD_DEPLOY,
     CPU,
@@ -480,11 +480,11 @@ def test_a_non_change_event_does_not_pick_the_rollback_revision() -> None:
 
 def test_symptom_incident_escalates_to_the_ranked_root_cause() -> None:
     """When localization ranks a downstream workload first, the caller is not remediated."""
+    from controller.bundled import default_runbooks
     from controller.models.actions import EscalateAction, RollbackAction
     from controller.models.incident import RootCauseCandidate
     from controller.models.workloads import WorkloadRef
-    from controller.planner.runbooks import load_runbooks
-    from controller.resources import default_runbooks
+    from controller.planner.runbook.catalog import load_runbooks
     from tests.unit.planner import runbook_builders as rb
 
     books = load_runbooks(default_runbooks())

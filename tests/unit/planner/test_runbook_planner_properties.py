@@ -30,8 +30,8 @@ from controller.models.workloads import (
     ScalingOwner,
     WorkloadInventory,
 )
-from controller.planner.runbook_planner import plan_incident
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
+from controller.planner.runbook.planner import plan_incident
 from tests.unit.planner.runbook_builders import (
     BAD_DEPLOY,
     CPU,

@@ -28,8 +28,8 @@ from controller.guardrails.engine import denial_is_temporary
 from controller.models.decisions import Approval, PolicyDecision
 from controller.models.incident import FaultKind, Incident
 from controller.models.modes import Mode
-from controller.planner.runner import PlannerRunner, Waiting
-from controller.planner.state import load
+from controller.planner.graph.runner import PlannerRunner, Waiting
+from controller.planner.graph.state import load
 from controller.ports import ApprovalChannel
 
 log = structlog.get_logger("aiops.planner")

@@ -43,18 +43,18 @@ from controller.models.proposals import ProposalOutcome, ProposalRequest
 from controller.models.signals import Signal, SignalWindow
 from controller.models.workloads import WorkloadInventory
 from controller.observers.assess import assess_verification
-from controller.planner.approval import build_request, judge_reply
-from controller.planner.choice import checked_outcome, choose_plan, with_disagreement
-from controller.planner.context import PlannerContext
-from controller.planner.observe import (
+from controller.planner.graph.approval import build_request, judge_reply
+from controller.planner.graph.choice import checked_outcome, choose_plan, with_disagreement
+from controller.planner.graph.context import PlannerContext
+from controller.planner.graph.observe import (
     baseline_json,
     baseline_window,
     plan_signals,
     read_facts,
     target_windows,
 )
-from controller.planner.runbook_planner import plan_incident
-from controller.planner.state import PlannerState, Status, dump, load, need
+from controller.planner.graph.state import PlannerState, Status, dump, load, need
+from controller.planner.runbook.planner import plan_incident
 
 Ctx = Runtime[PlannerContext]
 OPEN_LOOP_NOTE = "judged on the recording (open loop)"

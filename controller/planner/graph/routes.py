@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from controller.models.decisions import VerificationPhase
-from controller.planner.state import PlannerState, status_of
+from controller.planner.graph.state import PlannerState, status_of
 
 AfterGather = Literal["propose", "escalate"]
 AfterGuard = Literal["request_approval", "act", "escalate", "finish"]

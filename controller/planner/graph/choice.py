@@ -18,7 +18,7 @@ from controller.models.decisions import (
     Verdict,
 )
 from controller.models.proposals import FallbackReason, ProposalOutcome
-from controller.planner.state import Why
+from controller.planner.graph.state import Why
 
 PROSE_FIELDS = frozenset({"reason"})
 """Action fields that are explanation, not effect: ignored when comparing two plans."""

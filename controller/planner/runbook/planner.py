@@ -26,8 +26,8 @@ from controller.models.events import ClusterEvent
 from controller.models.incident import Finding, FindingKind, Incident
 from controller.models.signals import CANONICAL_UNITS
 from controller.models.workloads import WorkloadInventory
-from controller.planner.runbook_render import Handoff, Rendered, render_action
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
+from controller.planner.runbook.render import Handoff, Rendered, render_action
 
 MAX_RATIONALE = 4000
 MAX_REASON = 2000

@@ -21,10 +21,10 @@ from langgraph.types import Command, StateSnapshot
 from controller.models.decisions import Approval, ApprovalRequest
 from controller.models.incident import Incident
 from controller.models.modes import Mode
-from controller.planner.approval import expired_approval, withdrawn_approval
-from controller.planner.context import PlannerContext
-from controller.planner.graph import PlannerGraph, build_graph
-from controller.planner.state import PlannerState
+from controller.planner.graph.approval import expired_approval, withdrawn_approval
+from controller.planner.graph.build import PlannerGraph, build_graph
+from controller.planner.graph.context import PlannerContext
+from controller.planner.graph.state import PlannerState
 
 WaitKind = Literal["approval", "bake", "done"]
 

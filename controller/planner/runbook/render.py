@@ -28,7 +28,7 @@ from controller.models.workloads import (
     WorkloadInventory,
     WorkloadRef,
 )
-from controller.planner.runbooks import (
+from controller.planner.runbook.catalog import (
     ActionTemplate,
     EscalateTemplate,
     PauseRolloutTemplate,

@@ -24,7 +24,7 @@ from controller.models.actions import Plan
 from controller.models.base import sha256_hex
 from controller.models.events import ClusterEvent
 from controller.models.proposals import ProposalRequest
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
 
 EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 REDACTED = "[REDACTED]"

@@ -39,16 +39,17 @@ from controller.models.proposals import (
     ProposalRequest,
     TokenUsage,
 )
-from controller.planner import llm_output, prompts, tools
-from controller.planner.budget import TokenBudget
-from controller.planner.llm_output import (
+from controller.planner.claude import output as llm_output
+from controller.planner.claude import prompts, tools
+from controller.planner.claude.budget import TokenBudget
+from controller.planner.claude.output import (
     SUBMIT_TOOL,
     Rejection,
     parse_submission,
     submission_schema,
     tool_inputs,
 )
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
 from controller.ports import Clock, PlanProposer
 from controller.resilience import (
     BreakerState,

@@ -21,7 +21,7 @@ from controller.models.actions import ActionKind
 from controller.models.decisions import ActionResult, ActionStatus
 from controller.models.facts import PastAction
 from controller.models.workloads import WorkloadRef
-from controller.planner.runbooks import Runbook
+from controller.planner.runbook.catalog import Runbook
 from controller.ports import (
     ActionExecutor,
     Clock,

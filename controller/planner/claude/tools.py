@@ -23,8 +23,14 @@ from controller.models.proposals import ProposalRequest
 from controller.models.signals import CANONICAL_UNITS, Signal, SignalWindow
 from controller.models.traces import TraceSnapshot
 from controller.models.workloads import WorkloadInventory
-from controller.planner.prompts import EPHEMERAL, Telemetry, json_text, quote_untrusted, sanitize
-from controller.planner.runbooks import Runbook
+from controller.planner.claude.prompts import (
+    EPHEMERAL,
+    Telemetry,
+    json_text,
+    quote_untrusted,
+    sanitize,
+)
+from controller.planner.runbook.catalog import Runbook
 
 DEFAULT_RESULT_CHARS = 8000
 MAX_EVENTS = 50

@@ -19,16 +19,16 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from opentelemetry.trace import Status, StatusCode
 
-from controller.planner import nodes
-from controller.planner.context import PlannerContext
-from controller.planner.routes import (
+from controller.planner.graph import nodes
+from controller.planner.graph.context import PlannerContext
+from controller.planner.graph.routes import (
     route_after_act,
     route_after_approval,
     route_after_gather,
     route_after_guard,
     route_after_verify,
 )
-from controller.planner.state import PlannerState
+from controller.planner.graph.state import PlannerState
 
 PlannerGraph = CompiledStateGraph[PlannerState, PlannerContext, PlannerState, PlannerState]
 

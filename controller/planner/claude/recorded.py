@@ -21,10 +21,15 @@ import httpx2
 
 from controller.errors import InputError
 from controller.models.incident_file import LlmExchange
-from controller.planner.budget import TokenBudget
-from controller.planner.llm import INCIDENT_HEADER, ClaudePlanner, build_client, llm_breaker
-from controller.planner.runbooks import Runbook
-from controller.planner.tools import ToolsDataProvider
+from controller.planner.claude.budget import TokenBudget
+from controller.planner.claude.client import (
+    INCIDENT_HEADER,
+    ClaudePlanner,
+    build_client,
+    llm_breaker,
+)
+from controller.planner.claude.tools import ToolsDataProvider
+from controller.planner.runbook.catalog import Runbook
 from controller.ports import Clock
 from controller.settings import LlmSettings
 

@@ -1,0 +1,1 @@
+"""The deterministic runbook planner: runbook catalogue, planning and action rendering."""
