@@ -14,7 +14,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from controller.models.actions import Plan
+from controller.models.decisions import ActionResult, Approval, VerificationResult
 from controller.models.ledger import EntryType, LedgerEntry
+from controller.models.ledger_payloads import DecisionPayload, DetectionPayload, PlannerPayload
+from controller.models.modes import ModeState
 from controller.ports import LedgerSink
 
 TOKEN_KINDS = (
@@ -73,23 +77,23 @@ class ControllerMetrics:
         self.modes = Counter(
             "aiops_mode_changes", "Operating mode entered, by mode.", ["mode"], registry=r
         )
-        self._counters: dict[EntryType, Callable[[dict[str, Any]], None]] = {
+        self._counters: dict[EntryType, Callable[[LedgerEntry], None]] = {
             EntryType.DETECTION: self._detection,
-            EntryType.PROPOSAL: lambda p: self.plans.labels(str(p["planner"])).inc(),
+            EntryType.PROPOSAL: self._proposal,
             EntryType.PLANNER: self._planner,
             EntryType.DECISION: self._decision,
-            EntryType.APPROVAL: lambda p: self.approvals.labels(str(p["outcome"])).inc(),
+            EntryType.APPROVAL: self._approval,
             EntryType.ACTION: self._action,
-            EntryType.VERIFICATION: lambda p: self.verifications.labels(str(p["phase"])).inc(),
-            EntryType.ESCALATION: lambda _p: self.escalations.inc(),
-            EntryType.MODE: lambda p: self.modes.labels(str(p["mode"])).inc(),
+            EntryType.VERIFICATION: self._verification,
+            EntryType.ESCALATION: lambda _entry: self.escalations.inc(),
+            EntryType.MODE: self._mode,
         }
 
     def count(self, entry: LedgerEntry) -> None:
         """Count one ledger entry (entry types without a counter are ignored)."""
         counter = self._counters.get(entry.type)
         if counter is not None:
-            counter(entry.payload)
+            counter(entry)
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """A sample's current value (0 when never counted): for reports and tests."""
@@ -100,24 +104,39 @@ class ControllerMetrics:
         """The registry in the Prometheus text format (what ``/metrics`` serves)."""
         return generate_latest(self.registry)
 
-    def _detection(self, payload: dict[str, Any]) -> None:
-        self.incidents.labels("updated" if payload["updated"] else "opened").inc()
+    def _detection(self, entry: LedgerEntry) -> None:
+        updated = entry.payload_as(DetectionPayload).updated
+        self.incidents.labels("updated" if updated else "opened").inc()
 
-    def _planner(self, payload: dict[str, Any]) -> None:
+    def _proposal(self, entry: LedgerEntry) -> None:
+        self.plans.labels(entry.payload_as(Plan).planner.value).inc()
+
+    def _planner(self, entry: LedgerEntry) -> None:
+        planner = entry.payload_as(PlannerPayload)
         self.llm_calls.inc()
-        if payload.get("fallback"):
-            self.llm_fallbacks.labels(str(payload["fallback"])).inc()
-        usage = payload.get("usage") or {}
+        if planner.fallback is not None:
+            self.llm_fallbacks.labels(planner.fallback.value).inc()
         for kind in TOKEN_KINDS:
-            self.llm_tokens.labels(kind).inc(int(usage.get(kind, 0)))
-        self.llm_attempts.inc(int(payload.get("attempts", 0)))
+            self.llm_tokens.labels(kind).inc(getattr(planner.usage, kind))
+        self.llm_attempts.inc(planner.attempts)
 
-    def _decision(self, payload: dict[str, Any]) -> None:
-        verdict = str(payload["decision"]["verdict"])
-        self.decisions.labels(verdict, str(bool(payload["revalidation"])).lower()).inc()
+    def _decision(self, entry: LedgerEntry) -> None:
+        verdict = entry.payload_as(DecisionPayload)
+        again = "true" if verdict.revalidation else "false"
+        self.decisions.labels(verdict.decision.verdict.value, again).inc()
 
-    def _action(self, payload: dict[str, Any]) -> None:
-        self.actions.labels(str(payload["action"]["kind"]), str(payload["status"])).inc()
+    def _approval(self, entry: LedgerEntry) -> None:
+        self.approvals.labels(entry.payload_as(Approval).outcome.value).inc()
+
+    def _action(self, entry: LedgerEntry) -> None:
+        result = entry.payload_as(ActionResult)
+        self.actions.labels(result.action.kind, result.status.value).inc()
+
+    def _verification(self, entry: LedgerEntry) -> None:
+        self.verifications.labels(entry.payload_as(VerificationResult).phase.value).inc()
+
+    def _mode(self, entry: LedgerEntry) -> None:
+        self.modes.labels(entry.payload_as(ModeState).mode.value).inc()
 
 
 class MeteredLedger:
