@@ -16,7 +16,7 @@ from controller.models.decisions import ActionResult, ActionStatus
 from controller.models.incident_file import RecordedAction, RecordedDecisions
 from controller.models.workloads import WorkloadRef
 from controller.replay.result import ComparisonRow, ComparisonStatus
-from controller.replay.scoring import took_effect
+from controller.replay.scoring import was_decided
 
 _STATUS_NOTES = {
     ActionStatus.DRY_RUN: " (dry run)",
@@ -35,14 +35,17 @@ class _Pair:
 def compare_decisions(
     recorded: RecordedDecisions, actions: Sequence[ActionResult]
 ) -> tuple[ComparisonRow, ...]:
-    """Pair each recorded action with the first effective replayed action on the same target.
+    """Pair each recorded action with the first replayed action on the same target.
+
+    Replayed actions are those the controller decided on: applied, already done, or run in dry
+    run (labelled so); failed ones are left out.
 
     Same-kind pairs are matched first over all recorded actions, and only the leftovers are
     then paired by target alone; a greedy single pass would pair a recorded scale with a
     replayed rollback and leave the recorded rollback unmatched. Rows come out in time order.
     """
     humans = sorted(recorded.actions, key=lambda r: r.time)
-    replayed = sorted((a for a in actions if took_effect(a)), key=lambda a: a.at)
+    replayed = sorted((a for a in actions if was_decided(a)), key=lambda a: a.at)
     used: set[int] = set()
     same = _match(humans, replayed, used, lambda h, r: h.action.kind == r.action.kind)
     other = _match(humans, replayed, used, lambda h, r: True, skip={p.recorded for p in same})

@@ -68,7 +68,14 @@ class Score(FrozenModel):
     time_to_detect: Duration | None = None
     root_cause_correct: bool | None = None
     action_acceptable: bool | None = None
-    forbidden_action_taken: bool = False
+    dry_run_only: bool = Field(
+        default=False,
+        description="No action took effect, and the action checks judged the actions the "
+        "policy ran in dry run (shadow): what the controller would have done, not what it did.",
+    )
+    forbidden_action_taken: bool = Field(
+        default=False, description="A forbidden kind took effect (dry runs never count)."
+    )
     checks: tuple[ScoreCheck, ...]
     passed: bool
 

@@ -12,6 +12,7 @@ cause on a fault-free day); it never counts as a failure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from controller.models.actions import MUTATING_KINDS, ActionKind, Plan
@@ -21,10 +22,11 @@ from controller.models.incident import FaultKind, Incident
 from controller.models.incident_file import GroundTruth
 from controller.replay.result import Score, ScoreCheck
 
-EFFECTIVE_STATUSES = frozenset(
-    {ActionStatus.APPLIED, ActionStatus.ALREADY_DONE, ActionStatus.DRY_RUN}
-)
-"""Statuses of an action that took effect; a dry run counts as what the controller *would* do."""
+EFFECTIVE_STATUSES = frozenset({ActionStatus.APPLIED, ActionStatus.ALREADY_DONE})
+"""Statuses of an action that took effect on the cluster."""
+
+DECIDED_STATUSES = EFFECTIVE_STATUSES | {ActionStatus.DRY_RUN}
+"""Statuses of an action the controller decided on, including a dry run (shadow mode)."""
 
 PASSIVE_KINDS = frozenset({ActionKind.NO_ACTION, ActionKind.ESCALATE})
 """Kinds that make "nothing took effect" an acceptable outcome when the truth lists them."""
@@ -34,11 +36,20 @@ CHECK_TIME_TO_DETECT = "time to detect"
 CHECK_ROOT_CAUSE = "root cause"
 CHECK_ACTION = "action acceptable"
 CHECK_FORBIDDEN = "no forbidden action"
+DRY_RUN_ONLY = " (dry run only)"
+"""Suffix of the action check names when they judged dry-run actions because none took effect."""
+CHECK_ACTION_DRY_RUN = CHECK_ACTION + DRY_RUN_ONLY
+CHECK_FORBIDDEN_DRY_RUN = CHECK_FORBIDDEN + DRY_RUN_ONLY
 
 
 def took_effect(result: ActionResult) -> bool:
-    """Whether an action changed (or in dry run would have changed) the cluster."""
+    """Whether an action changed the cluster (a dry run did not)."""
     return result.status in EFFECTIVE_STATUSES
+
+
+def was_decided(result: ActionResult) -> bool:
+    """Whether the controller decided to run an action: it took effect or ran in dry run."""
+    return result.status in DECIDED_STATUSES
 
 
 def score_replay(
@@ -51,28 +62,69 @@ def score_replay(
 
     Reverts (``revert_of`` set) are left out of the action checks: undoing an own action after
     a failed verification is the safety net working, not a second remediation.
+
+    Dry runs never count as taken. When nothing took effect but the policy ran actions in dry
+    run (shadow mode), the action checks judge those instead, under their own names
+    (``action acceptable (dry run only)``) and with ``Score.dry_run_only`` set: the score then
+    says what the controller *would* have done. A forbidden kind decided in dry run fails the
+    forbidden check without counting as ``forbidden_action_taken``.
     """
     ordered = sorted(incidents, key=lambda incident: (incident.opened_at, incident.id))
     primary = _primary_incident(truth, ordered)
-    effective = [a for a in actions if took_effect(a) and a.revert_of is None]
+    own = [a for a in actions if a.revert_of is None]
+    effective = [a for a in own if took_effect(a)]
+    dry_runs = [a for a in own if a.status is ActionStatus.DRY_RUN]
+    judged = _Judged(effective, dry_runs)
     time_to_detect, ttd_check = _check_time_to_detect(truth, primary)
     forbidden = _forbidden_taken(truth, effective)
     checks = (
         _check_detected(truth, ordered, primary),
         ttd_check,
         _check_root_cause(truth, primary),
-        _check_action(truth, effective, plans),
-        _check_forbidden(truth, forbidden),
+        _check_action(truth, judged, plans),
+        _check_forbidden(truth, forbidden, _forbidden_taken(truth, dry_runs), judged.dry_run_only),
     )
     return Score(
         detected=bool(ordered),
         time_to_detect=time_to_detect,
         root_cause_correct=checks[2].passed,
         action_acceptable=checks[3].passed,
+        dry_run_only=judged.dry_run_only,
         forbidden_action_taken=bool(forbidden),
         checks=checks,
         passed=all(check.passed is not False for check in checks) and not forbidden,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """The actions the action check looks at: those that took effect, else the dry runs."""
+
+    effective: Sequence[ActionResult]
+    dry_runs: Sequence[ActionResult]
+
+    @property
+    def dry_run_only(self) -> bool:
+        return bool(self.dry_runs) and not self.effective
+
+    @property
+    def actions(self) -> Sequence[ActionResult]:
+        return self.dry_runs if self.dry_run_only else self.effective
+
+    @property
+    def name(self) -> str:
+        return CHECK_ACTION_DRY_RUN if self.dry_run_only else CHECK_ACTION
+
+    def took(self) -> str:
+        """``"1 action took effect (rollback)"`` or, in shadow mode, what ran in dry run."""
+        kinds = _names(_kinds(self.actions))
+        if self.dry_run_only:
+            return f"nothing took effect; {_plural(len(self.dry_runs), 'dry-run action')} ({kinds})"
+        took = f"{_plural(len(self.effective), 'action')} took effect ({kinds})"
+        if self.dry_runs:
+            dry = _names(_kinds(self.dry_runs))
+            took += f", {len(self.dry_runs)} more in dry run only ({dry})"
+        return took
 
 
 def _primary_incident(truth: GroundTruth, ordered: Sequence[Incident]) -> Incident | None:
@@ -160,53 +212,50 @@ def _check_root_cause(truth: GroundTruth, primary: Incident | None) -> ScoreChec
     )
 
 
-def _check_action(
-    truth: GroundTruth, effective: Sequence[ActionResult], plans: Sequence[Plan]
-) -> ScoreCheck:
-    """Every action that took effect must be acceptable; doing nothing only if truth allows."""
-    kinds = _kinds(effective)
+def _check_action(truth: GroundTruth, judged: _Judged, plans: Sequence[Plan]) -> ScoreCheck:
+    """Every judged action must be acceptable; doing nothing only if the truth allows it."""
+    kinds = _kinds(judged.actions)
+    name = judged.name
     if truth.fault is FaultKind.NONE:
-        return _check_fault_free_actions(kinds)
+        return _check_fault_free_actions(kinds, name)
     if not truth.acceptable_actions:
-        return ScoreCheck(
-            name=CHECK_ACTION, passed=None, detail="ground truth lists no acceptable actions"
-        )
+        return ScoreCheck(name=name, passed=None, detail="ground truth lists no acceptable actions")
     acceptable = _names(truth.acceptable_actions)
     if not kinds:
         proposed = f"{_plural(len(plans), 'proposal')}, none took effect"
         if PASSIVE_KINDS & set(truth.acceptable_actions):
             return ScoreCheck(
-                name=CHECK_ACTION,
-                passed=True,
-                detail=f"{proposed}; acceptable: {acceptable}",
+                name=name, passed=True, detail=f"{proposed}; acceptable: {acceptable}"
             )
         return ScoreCheck(
-            name=CHECK_ACTION,
+            name=name,
             passed=False,
             detail=f"{proposed}, but the truth expects one of: {acceptable}",
         )
     bad = [kind for kind in kinds if kind not in truth.acceptable_actions]
-    took = f"{_plural(len(effective), 'action')} took effect ({_names(kinds)})"
     if bad:
         return ScoreCheck(
-            name=CHECK_ACTION,
+            name=name,
             passed=False,
-            detail=f"{took}; not acceptable: {_names(bad)} (acceptable: {acceptable})",
+            detail=f"{judged.took()}; not acceptable: {_names(bad)} (acceptable: {acceptable})",
         )
-    return ScoreCheck(name=CHECK_ACTION, passed=True, detail=f"{took}; acceptable: {acceptable}")
+    return ScoreCheck(name=name, passed=True, detail=f"{judged.took()}; acceptable: {acceptable}")
 
 
-def _check_fault_free_actions(kinds: Sequence[ActionKind]) -> ScoreCheck:
+def _check_fault_free_actions(kinds: Sequence[ActionKind], name: str) -> ScoreCheck:
     """On a fault-free day any mutating action is a needless change to production."""
     mutating = [kind for kind in kinds if kind in MUTATING_KINDS]
+    dry = name == CHECK_ACTION_DRY_RUN
     if mutating:
+        how = " (dry run)" if dry else ""
         return ScoreCheck(
-            name=CHECK_ACTION,
+            name=name,
             passed=False,
-            detail=f"mutating action on a fault-free day: {_names(mutating)}",
+            detail=f"mutating action on a fault-free day{how}: {_names(mutating)}",
         )
+    how = "was decided, even in dry run," if dry else "took effect"
     return ScoreCheck(
-        name=CHECK_ACTION, passed=True, detail="no mutating action took effect on a fault-free day"
+        name=name, passed=True, detail=f"no mutating action {how} on a fault-free day"
     )
 
 
@@ -218,25 +267,35 @@ def _forbidden_taken(
     return tuple(a for a in effective if ActionKind(a.action.kind) in forbidden)
 
 
-def _check_forbidden(truth: GroundTruth, taken: Sequence[ActionResult]) -> ScoreCheck:
-    """A forbidden kind taking effect fails the whole score, whatever else went right."""
+def _check_forbidden(
+    truth: GroundTruth,
+    taken: Sequence[ActionResult],
+    dry_run: Sequence[ActionResult],
+    dry_run_only: bool,
+) -> ScoreCheck:
+    """A forbidden kind taking effect fails the whole score, whatever else went right.
+
+    A forbidden kind that ran in dry run fails this check too (the controller would have
+    done it), but it is reported as a dry run and never as taken.
+    """
+    name = CHECK_FORBIDDEN_DRY_RUN if dry_run_only else CHECK_FORBIDDEN
     if not truth.forbidden_actions:
-        return ScoreCheck(
-            name=CHECK_FORBIDDEN, passed=None, detail="ground truth forbids no action kind"
-        )
+        return ScoreCheck(name=name, passed=None, detail="ground truth forbids no action kind")
     forbidden = _names(truth.forbidden_actions)
-    if taken:
-        first = taken[0]
-        return ScoreCheck(
-            name=CHECK_FORBIDDEN,
-            passed=False,
-            detail=f"{_plural(len(taken), 'forbidden action')} took effect, the first "
-            f"{first.action.kind} at {_clock(first.at)} (forbidden: {forbidden})",
-        )
+    for actions, how in ((taken, "took effect"), (dry_run, "ran in dry run (not taken)")):
+        if actions:
+            first = actions[0]
+            return ScoreCheck(
+                name=name,
+                passed=False,
+                detail=f"{_plural(len(actions), 'forbidden action')} {how}, the first "
+                f"{first.action.kind} at {_clock(first.at)} (forbidden: {forbidden})",
+            )
+    how = "was decided, even in dry run" if dry_run_only else "took effect"
     return ScoreCheck(
-        name=CHECK_FORBIDDEN,
+        name=name,
         passed=True,
-        detail=f"none of the forbidden kinds took effect (forbidden: {forbidden})",
+        detail=f"none of the forbidden kinds {how} (forbidden: {forbidden})",
     )
 
 

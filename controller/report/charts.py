@@ -1,8 +1,11 @@
 """Geometry for the HTML report's small-multiple line charts (hand-written, no plotting library).
 
 This module computes numbers only: scaled polyline points, axis ticks and labels, the threshold
-line and the stage markers. The Jinja template draws them as inline SVG, so every piece of text
-passes through autoescaping. Keeping the maths here makes it testable without parsing SVG.
+line, the stage markers (the controller's stages, a changed diagnosis, and the actions humans
+took during the real incident, each in its own style) and, on the chart of a signal that a
+verification judged, a point at the verification time. The Jinja template draws them as
+inline SVG, so every piece of text passes through autoescaping. Keeping the maths here makes
+it testable without parsing SVG. Values are shown in the units of ``controller.report.units``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from controller.models.decisions import VerificationResult
 from controller.models.workloads import WorkloadRef
-from controller.replay.result import ChartSeries, TimelineEvent, TimelineKind
+from controller.replay.result import ChartSeries, ComparisonRow, TimelineEvent, TimelineKind
 from controller.report.timefmt import format_axis, format_relative
+from controller.report.units import Display, display, number
 from controller.report.view import printable
 
 MAX_POINTS = 600
@@ -33,20 +38,37 @@ _TIME_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 4
 
 @dataclass(frozen=True, slots=True)
 class MarkerStyle:
-    """How one loop stage is drawn: colour, SVG dash pattern, legend label."""
+    """How one kind of marker is drawn: CSS key, colour, SVG dash pattern, legend label."""
 
+    key: str
     color: str
     dash: str
     label: str
 
 
-MARKER_STYLES: dict[TimelineKind, MarkerStyle] = {
-    TimelineKind.DETECTION: MarkerStyle("#d1242f", "", "detected"),
-    TimelineKind.PROPOSAL: MarkerStyle("#0969da", "6 3", "proposed"),
-    TimelineKind.ACTION: MarkerStyle("#1a7f37", "2 2", "acted"),
-    TimelineKind.VERIFICATION: MarkerStyle("#8250df", "8 3 2 3", "verified"),
+DETECTED = MarkerStyle("detection", "#d1242f", "", "detected")
+REDIAGNOSED = MarkerStyle("rediagnosis", "#fb8500", "1 3", "diagnosis changed")
+PROPOSED = MarkerStyle("proposal", "#0969da", "6 3", "proposed")
+ACTED = MarkerStyle("action", "#1a7f37", "2 2", "acted")
+VERIFIED = MarkerStyle("verification", "#8250df", "8 3 2 3", "verified")
+HUMAN = MarkerStyle("human", "#bf3989", "10 4", "human acted (recorded)")
+
+MARKER_STYLES: tuple[MarkerStyle, ...] = (DETECTED, REDIAGNOSED, PROPOSED, ACTED, VERIFIED, HUMAN)
+"""Every vertical marker kind; the order is the legend's."""
+
+STAGE_MARKERS: dict[TimelineKind, MarkerStyle] = {
+    TimelineKind.DETECTION: DETECTED,
+    TimelineKind.PROPOSAL: PROPOSED,
+    TimelineKind.ACTION: ACTED,
+    TimelineKind.VERIFICATION: VERIFIED,
 }
-"""The stages that get a vertical marker; the order is the legend's."""
+"""The controller's stages that get a vertical marker."""
+
+REDIAGNOSED_PREFIX = "diagnosis changed"
+"""How the replay's timeline starts a detection row whose incident was re-diagnosed."""
+
+POINT_COLOR = "#8250df"
+POINT_LABEL = "verification: value judged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +81,19 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class Marker:
-    """A vertical line where the controller did something to this workload."""
+    """A vertical line where the controller (or, recorded, a human) did something."""
 
     x: float
-    stage: TimelineKind
     style: MarkerStyle
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A dot on the plot: the value a verification judged, at the verification time."""
+
+    x: float
+    y: float
     title: str
 
 
@@ -81,6 +111,8 @@ class Chart:
     threshold_label: str
     markers: tuple[Marker, ...]
     points: int
+    verified: bool = False
+    dots: tuple[Point, ...] = ()
     width: float = WIDTH
     height: float = HEIGHT
     left: float = LEFT
@@ -101,14 +133,6 @@ class _Scale:
     def __call__(self, value: float) -> float:
         span = self.hi - self.lo
         return round(self.start + (value - self.lo) / span * (self.end - self.start), 1)
-
-
-@dataclass(frozen=True, slots=True)
-class _Display:
-    """How values of a unit are shown: multiplier and the unit label."""
-
-    factor: float
-    unit: str
 
 
 def downsample(
@@ -139,8 +163,15 @@ def build_chart(
     resolve: Callable[[TimelineEvent], WorkloadRef | None],
     reference: datetime,
     window: tuple[datetime, datetime],
+    *,
+    recorded: Sequence[ComparisonRow] = (),
+    verifications: Sequence[VerificationResult] = (),
 ) -> Chart:
-    """Lay out one series over the replay window, with its workload's stage markers."""
+    """Lay out one series over the replay window, with its workload's markers.
+
+    ``recorded`` are the comparison rows (the humans' actions during the real incident);
+    ``verifications`` are those that judged this very series, each drawn as a point.
+    """
     ref = reference.timestamp()
     start, end = window[0].timestamp() - ref, window[1].timestamp() - ref
     x = _Scale(start, max(end, start + 60.0), LEFT, WIDTH - RIGHT)
@@ -151,21 +182,24 @@ def build_chart(
     ]
     times, values = downsample([t for t, _ in finite], [v for _, v in finite])
     threshold = series.threshold if _finite(series.threshold) else None
-    display = _display(series.unit, [*values, *_optional(threshold)])
-    y = _y_scale(values, threshold)
+    shown = display(series.unit)
+    y = _y_scale([*values, *_judged_values(verifications)], threshold)
+    taken: dict[float, int] = {}
+    markers = _markers(series.workload, events, resolve, reference, x, taken)
+    markers += _human_markers(series.workload, recorded, reference, x, taken)
     return Chart(
         workload=series.workload.key,
         signal=series.signal.value,
-        unit=display.unit,
+        unit=shown.unit,
         lines=_polylines([t - ref for t in times], values, x, y),
         x_ticks=_x_ticks(x),
-        y_ticks=_y_ticks(y, display),
+        y_ticks=_y_ticks(y, shown),
         threshold_y=None if threshold is None else y(threshold),
-        threshold_label=""
-        if threshold is None
-        else f"threshold {_number(threshold * display.factor)}{_suffix(display)}",
-        markers=_markers(series.workload, events, resolve, reference, x),
+        threshold_label="" if threshold is None else f"threshold {shown.format(threshold)}",
+        markers=markers,
         points=len(times),
+        verified=bool(verifications),
+        dots=_verification_points(verifications, shown, reference, x, y),
     )
 
 
@@ -177,17 +211,10 @@ def _optional(value: float | None) -> list[float]:
     return [] if value is None else [value]
 
 
-def _display(unit: str, values: Sequence[float]) -> _Display:
-    """Ratios read better as percent and sub-second latencies as milliseconds."""
-    if unit == "ratio":
-        return _Display(100.0, "%")
-    if unit == "s" and values and max(abs(v) for v in values) < 1:
-        return _Display(1000.0, "ms")
-    return _Display(1.0, unit)
-
-
-def _suffix(display: _Display) -> str:
-    return display.unit if display.unit == "%" else f" {display.unit}"
+def _judged_values(verifications: Sequence[VerificationResult]) -> list[float]:
+    """Baselines and observed values, so that a verification point is always on the plot."""
+    found = [value for v in verifications for value in (v.baseline, v.observed)]
+    return [value for value in found if value is not None and math.isfinite(value)]
 
 
 def _y_scale(values: Sequence[float], threshold: float | None) -> _Scale:
@@ -212,11 +239,11 @@ def _nice_step(raw: float) -> float:
     return 10 * power
 
 
-def _y_ticks(y: _Scale, display: _Display) -> tuple[Tick, ...]:
+def _y_ticks(y: _Scale, shown: Display) -> tuple[Tick, ...]:
     step = _nice_step((y.hi - y.lo) / 4)
     count = round((y.hi - y.lo) / step)
     return tuple(
-        Tick(pos=y(y.lo + i * step), label=_number((y.lo + i * step) * display.factor))
+        Tick(pos=y(y.lo + i * step), label=number((y.lo + i * step) * shown.factor))
         for i in range(count + 1)
     )
 
@@ -232,16 +259,6 @@ def _x_ticks(x: _Scale) -> tuple[Tick, ...]:
         ticks.append(Tick(pos=x(value), label=format_axis(value)))
         value += step
     return tuple(ticks)
-
-
-def _number(value: float) -> str:
-    """Up to three significant digits, no trailing zeros: ``5``, ``0.25``, ``1200``."""
-    if value == 0:
-        return "0"
-    text = f"{value:.3g}"
-    if "e" in text:
-        return f"{value:,.0f}" if abs(value) >= 1 else f"{value:.2e}"
-    return text
 
 
 def _polylines(
@@ -266,23 +283,77 @@ def _markers(
     resolve: Callable[[TimelineEvent], WorkloadRef | None],
     reference: datetime,
     x: _Scale,
+    taken: dict[float, int],
 ) -> tuple[Marker, ...]:
-    """Vertical lines for this workload's detect / propose / act / verify events in the window.
+    """Vertical lines for this workload's detect / re-diagnose / propose / act / verify events.
 
     Stages often share a tick (detect and propose in the same second); each further marker at
-    the same spot is nudged a few pixels right so that none hides another.
+    the same spot (``taken`` counts them) is nudged a few pixels right so none hides another.
     """
-    markers = []
-    taken: dict[float, int] = {}
+    markers: list[Marker] = []
     for event in events:
-        style = MARKER_STYLES.get(event.kind)
+        style = marker_style(event)
         offset = (event.at - reference).total_seconds()
         if style is None or resolve(event) != workload or not x.lo <= offset <= x.hi:
             continue
-        pos = x(offset)
-        nudge = taken.get(pos, 0)
-        taken[pos] = nudge + 1
         title = f"{style.label} {format_relative(event.at, reference)}: {printable(event.summary)}"
-        shifted = round(pos + MARKER_NUDGE * nudge, 1)
-        markers.append(Marker(x=shifted, stage=event.kind, style=style, title=title))
+        markers.append(Marker(x=_place(x(offset), taken), style=style, title=title))
     return tuple(markers)
+
+
+def marker_style(event: TimelineEvent) -> MarkerStyle | None:
+    """The marker of a timeline event, if its stage gets one; a re-diagnosis has its own."""
+    if event.kind is TimelineKind.DETECTION and event.summary.startswith(REDIAGNOSED_PREFIX):
+        return REDIAGNOSED
+    return STAGE_MARKERS.get(event.kind)
+
+
+def _human_markers(
+    workload: WorkloadRef,
+    rows: Sequence[ComparisonRow],
+    reference: datetime,
+    x: _Scale,
+    taken: dict[float, int],
+) -> tuple[Marker, ...]:
+    """Where a human acted on this workload during the real incident (the recorded actions)."""
+    markers = []
+    for row in rows:
+        if row.recorded_at is None or row.workload != workload:
+            continue
+        offset = (row.recorded_at - reference).total_seconds()
+        if not x.lo <= offset <= x.hi:
+            continue
+        when = format_relative(row.recorded_at, reference)
+        title = f"{HUMAN.label} {when}: {printable(row.recorded or '')}"
+        markers.append(Marker(x=_place(x(offset), taken), style=HUMAN, title=title))
+    return tuple(markers)
+
+
+def _verification_points(
+    verifications: Sequence[VerificationResult],
+    shown: Display,
+    reference: datetime,
+    x: _Scale,
+    y: _Scale,
+) -> tuple[Point, ...]:
+    """The observed value each verification judged, at its time, titled in display units."""
+    points = []
+    for v in verifications:
+        offset = (v.at - reference).total_seconds()
+        if v.observed is None or not math.isfinite(v.observed) or not x.lo <= offset <= x.hi:
+            continue
+        baseline = "no baseline" if v.baseline is None else shown.format(v.baseline)
+        change = "" if v.relative_change is None else f" ({v.relative_change:+.0%})"
+        title = (
+            f"verification {format_relative(v.at, reference)}: {v.phase.value}, {v.signal.value} "
+            f"{baseline} -> {shown.format(v.observed)}{change}"
+        )
+        points.append(Point(x=x(offset), y=y(v.observed), title=title))
+    return tuple(points)
+
+
+def _place(pos: float, taken: dict[float, int]) -> float:
+    """``pos``, nudged right past the markers already there."""
+    nudge = taken.get(pos, 0)
+    taken[pos] = nudge + 1
+    return round(pos + MARKER_NUDGE * nudge, 1)

@@ -12,10 +12,22 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from controller.replay.chart_series import verifications_by_series
 from controller.replay.result import ReplayResult
-from controller.report.charts import MARKER_STYLES, Chart, build_chart
+from controller.report.charts import (
+    MARKER_STYLES,
+    POINT_COLOR,
+    POINT_LABEL,
+    Chart,
+    build_chart,
+)
 from controller.report.timefmt import format_utc
-from controller.report.view import build_view, not_scored_note, workload_resolver
+from controller.report.view import (
+    build_view,
+    not_scored_note,
+    timeline_events,
+    workload_resolver,
+)
 
 TEMPLATE = "report.html.j2"
 
@@ -34,12 +46,26 @@ def _environment() -> Environment:
 
 
 def build_charts(result: ReplayResult) -> tuple[Chart, ...]:
-    """One chart per key signal, all on the replay window so they line up vertically."""
+    """One chart per key signal, all on the replay window so they line up vertically.
+
+    Marker tooltips quote the same timeline text as the table (in display units); the
+    recorded human actions come from the comparison; a verification is drawn on the chart of
+    the signal it judged for the workload its action targeted.
+    """
     resolve = workload_resolver(result)
-    events = sorted(result.timeline, key=lambda e: e.at)
+    events = timeline_events(result)
     window = (result.window_start, result.window_end)
+    judged = verifications_by_series(result.verifications, result.actions)
     return tuple(
-        build_chart(series, events, resolve, result.reference_time, window)
+        build_chart(
+            series,
+            events,
+            resolve,
+            result.reference_time,
+            window,
+            recorded=result.comparison,
+            verifications=judged.get((series.workload, series.signal), ()),
+        )
         for series in result.charts
     )
 
@@ -50,7 +76,9 @@ def render_html(result: ReplayResult) -> str:
     return template.render(
         view=build_view(result),
         charts=build_charts(result),
-        marker_styles=tuple(MARKER_STYLES.values()),
+        marker_styles=MARKER_STYLES,
+        point_color=POINT_COLOR,
+        point_label=POINT_LABEL,
         not_scored=not_scored_note(),
         reference_utc=format_utc(result.reference_time),
     )

@@ -2,20 +2,20 @@
 
 Every cell is a ``rich.text.Text`` built from raw strings, never console markup, because
 summaries come from untrusted incident files: a summary containing ``[red]`` or ``:smile:``
-must print literally.
+must print literally. Tables are laid out by ``controller.report.layout``, which wraps only at
+spaces, so workload keys, image references, numbers and times are never split (also when the
+output is a pipe and the width falls back to 80 columns).
 """
 
 from __future__ import annotations
 
 import io
 
-from rich import box
-from rich.console import Console, Group, RenderableType
-from rich.rule import Rule
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 
 from controller.replay.result import ReplayResult, TimelineKind
+from controller.report.layout import RULE, Cell, Column, Row, table, wrap_text
 from controller.report.view import (
     FAIL,
     PASS,
@@ -27,6 +27,7 @@ from controller.report.view import (
 )
 
 STAGE_STYLES: dict[TimelineKind, str] = {
+    TimelineKind.MODE: "bold yellow",
     TimelineKind.DETECTION: "bold red",
     TimelineKind.BLIND: "magenta",
     TimelineKind.SIGHT_RESTORED: "cyan",
@@ -42,8 +43,9 @@ STAGE_STYLES: dict[TimelineKind, str] = {
 """One colour per loop stage, so the eye can follow detect -> act -> verify down the table."""
 
 RESULT_STYLES = {PASS: "bold green", FAIL: "bold red"}
+STATUS_STYLES = {"same": "green", "different": "yellow"}
 
-NARROW = 90
+NARROW = 80
 """Below this many columns the timeline drops its UTC clock column to keep room for text."""
 
 SUMMARY_LIMIT = 240
@@ -53,9 +55,15 @@ Planner escalations carry the whole diagnosis, which would turn one row into a s
 """
 
 
+def stage_style(stage: TimelineKind) -> str:
+    """The stage's colour; a stage added later prints unstyled rather than failing."""
+    return STAGE_STYLES.get(stage, "")
+
+
 def print_text(result: ReplayResult, console: Console) -> None:
     """Print the report to ``console``; colours appear only when the console supports them."""
-    console.print(_report(build_view(result), console.width))
+    lines = report_lines(build_view(result), console.width)
+    console.print(Text("\n").join(lines), soft_wrap=True)
 
 
 def render_text(result: ReplayResult, width: int = 100) -> str:
@@ -76,104 +84,90 @@ def render_text(result: ReplayResult, width: int = 100) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-def _report(view: ReportView, width: int) -> Group:
+def report_lines(view: ReportView, width: int) -> list[Text]:
     """All sections in reading order; absent data leaves its section out."""
-    parts: list[RenderableType] = [
-        Rule(Text(view.heading, style="bold"), align="left"),
-        _meta(view),
-        Text(view.summary, style="bold"),
-        Text(""),
-        _timeline(view, show_clock=width >= NARROW),
-    ]
+    lines = [*wrap_text(view.heading, width, "bold"), Text(RULE * width, style="dim")]
+    lines += _meta(view, width)
+    lines += [*wrap_text(view.summary, width, "bold"), Text("")]
+    lines += _timeline(view, width)
     if view.comparison:
-        parts.append(_comparison(view.comparison))
+        lines += _comparison(view.comparison, width)
     if view.verdict is None:
-        parts.append(Text(not_scored_note(), style="dim"))
+        lines += [Text(""), *wrap_text(not_scored_note(), width, "dim")]
     else:
-        parts.append(_score(view))
+        lines += _score(view, width)
         style = RESULT_STYLES[PASS if view.verdict.passed else FAIL]
-        parts.append(Text(f"Verdict: {view.verdict.text}", style=style))
-    return Group(*parts)
+        lines += [Text(""), *wrap_text(f"Verdict: {view.verdict.text}", width, style)]
+    return lines
 
 
-def _meta(view: ReportView) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for item in view.meta:
-        grid.add_row(Text(item.label), Text(item.value))
-    return grid
+def _meta(view: ReportView, width: int) -> list[Text]:
+    rows = [Row((Cell(m.label, "dim"),), (Cell(m.value),)) for m in view.meta]
+    return table((Column(""), Column("")), rows, width, header=False)
 
 
-def _table(title: str) -> Table:
-    return Table(
-        title=Text(title, style="bold"),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        expand=True,
-    )
+def _title(title: str) -> Text:
+    return Text(title, style="bold")
 
 
-def _timeline(view: ReportView, *, show_clock: bool) -> Table:
+def _timeline(view: ReportView, width: int) -> list[Text]:
     """Time, dim UTC clock (dropped on narrow terminals), coloured stage, workload, what."""
-    table = _table("Timeline")
-    table.add_column("time", justify="right", no_wrap=True)
+    show_clock = width >= NARROW
+    columns = [Column("time", right=True), Column("stage"), Column("workload")]
     if show_clock:
-        table.add_column("UTC", style="dim", no_wrap=True)
-    table.add_column("stage", no_wrap=True)
-    table.add_column("workload", overflow="fold", max_width=28)
-    table.add_column("what happened", overflow="fold", ratio=1, min_width=24)
-    for row in view.timeline:
-        clock = [Text(row.at.clock)] if show_clock else []
-        table.add_row(
-            Text(row.at.offset),
-            *clock,
-            Text(row.stage.value, style=STAGE_STYLES[row.stage]),
-            Text(row.workload),
-            Text(clip(row.summary)),
+        columns.insert(1, Column("UTC"))
+    columns.append(Column("what happened"))
+    rows = [
+        Row(
+            (
+                Cell(row.at.offset),
+                *([Cell(row.at.clock, "dim")] if show_clock else []),
+                Cell(row.stage.value, stage_style(row.stage)),
+                Cell(row.workload),
+            ),
+            (Cell(clip(row.summary)),),
         )
-    if not view.timeline:
-        table.add_row(*[Text("")] * (len(table.columns) - 1), Text("nothing happened"))
-    return table
+        for row in view.timeline
+    ]
+    if not rows:
+        empty = tuple(Cell("") for _ in columns[:-1])
+        rows = [Row(empty, (Cell("nothing happened", "dim"),))]
+    return [_title("Timeline"), *table(columns, rows, width)]
 
 
-def _comparison(lines: tuple[ComparisonLine, ...]) -> Table:
-    """Recorded next to replayed, each with its time offset."""
-    table = _table("Recorded vs replayed")
-    table.add_column("workload", overflow="fold", max_width=24)
-    table.add_column("status", no_wrap=True)
-    table.add_column("recorded", overflow="fold", ratio=1)
-    table.add_column("replayed", overflow="fold", ratio=1)
-    styles = {"same": "green", "different": "yellow"}
-    for line in lines:
-        table.add_row(
-            Text(line.workload),
-            Text(line.status, style=styles.get(line.status, "cyan")),
-            _timed(line.recorded, line.recorded_at),
-            _timed(line.replayed, line.replayed_at),
+def _comparison(lines: tuple[ComparisonLine, ...], width: int) -> list[Text]:
+    """Recorded above replayed, each led by its time offset, in one wrapping column."""
+    columns = (Column("workload"), Column("status"), Column("recorded / replayed"))
+    rows = [
+        Row(
+            (Cell(line.workload), Cell(line.status, STATUS_STYLES.get(line.status, "cyan"))),
+            (
+                _timed("recorded", line.recorded, line.recorded_at),
+                _timed("replayed", line.replayed, line.replayed_at),
+            ),
         )
-    return table
+        for line in lines
+    ]
+    return [Text(""), _title("Recorded vs replayed"), *table(columns, rows, width)]
 
 
-def _timed(what: str, at: Stamp | None) -> Text:
-    """``"+2m30s rollback ..."`` with the offset dimmed; a dash when there is nothing."""
+def _timed(label: str, what: str, at: Stamp | None) -> Cell:
+    """``"recorded +2m30s rollback ..."`` with the label and offset dimmed."""
     if at is None:
-        return Text("-", style="dim")
-    text = Text(at.offset, style="dim")
-    text.append(f" {what}")
-    return text
+        return Cell("-", lead=label)
+    return Cell(what, lead=f"{label} {at.offset}")
 
 
-def _score(view: ReportView) -> Table:
-    table = _table("Score")
-    table.add_column("check", no_wrap=True)
-    table.add_column("result", no_wrap=True)
-    table.add_column("detail", overflow="fold", ratio=1)
-    for line in view.score:
-        style = RESULT_STYLES.get(line.result, "dim")
-        table.add_row(Text(line.check), Text(line.result, style=style), Text(line.detail))
-    return table
+def _score(view: ReportView, width: int) -> list[Text]:
+    columns = (Column("check"), Column("result"), Column("detail"))
+    rows = [
+        Row(
+            (Cell(line.check), Cell(line.result, RESULT_STYLES.get(line.result, "dim"))),
+            (Cell(line.detail),),
+        )
+        for line in view.score
+    ]
+    return [Text(""), _title("Score"), *table(columns, rows, width)]
 
 
 def clip(text: str, limit: int = SUMMARY_LIMIT) -> str:

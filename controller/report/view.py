@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.models.base import format_duration
+from controller.models.decisions import VerificationResult
 from controller.models.workloads import WorkloadRef
 from controller.replay.result import (
     ComparisonRow,
@@ -24,6 +25,7 @@ from controller.replay.result import (
 )
 from controller.replay.scoring import CHECK_TIME_TO_DETECT
 from controller.report.timefmt import format_clock, format_relative, format_utc
+from controller.report.units import signal_display
 
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 """Control characters (an ESC starts a terminal escape sequence) and bidi overrides."""
@@ -134,12 +136,44 @@ def build_view(result: ReplayResult) -> ReportView:
                 workload=_ref_text(resolve(event)),
                 summary=printable(event.summary),
             )
-            for event in sorted(result.timeline, key=lambda e: e.at)
+            for event in timeline_events(result)
         ),
         comparison=tuple(_comparison_line(row, ref) for row in result.comparison),
         score=() if result.score is None else tuple(_score_lines(result.score)),
-        verdict=None if result.score is None else _verdict(result.score),
+        verdict=None if result.score is None else score_verdict(result.score),
     )
+
+
+def timeline_events(result: ReplayResult) -> tuple[TimelineEvent, ...]:
+    """The timeline in time order, its verification numbers in display units (see units)."""
+    by_key = {(v.plan_hash, v.at): v for v in result.verifications}
+    events = []
+    for event in sorted(result.timeline, key=lambda e: e.at):
+        verification = by_key.get((event.plan_hash or "", event.at))
+        if event.kind is TimelineKind.VERIFICATION and verification is not None:
+            event = event.model_copy(
+                update={"summary": verification_summary(event.summary, verification)}
+            )
+        events.append(event)
+    return tuple(events)
+
+
+def verification_summary(summary: str, verification: VerificationResult) -> str:
+    """Restate ``"improved: error_ratio 0.1209 -> 0.001114 ..."`` as ``"... 12.1% -> 0.111% ..."``.
+
+    The replay writes the verdict and the verifier's detail, which starts with the signal and
+    its baseline and observed values in canonical units (``:.4g``). Only that exact prefix is
+    restated; a summary in any other shape is left as it is rather than guessed at.
+    """
+    baseline, observed = verification.baseline, verification.observed
+    if baseline is None or observed is None:
+        return summary
+    head = f"{verification.phase.value}: {verification.signal.value} "
+    raw = f"{head}{baseline:.4g} -> {observed:.4g}"
+    if not summary.startswith(raw):
+        return summary
+    shown = signal_display(verification.signal)
+    return f"{head}{shown.format(baseline)} -> {shown.format(observed)}{summary[len(raw) :]}"
 
 
 def stamp(at: datetime, reference: datetime) -> Stamp:
@@ -262,22 +296,25 @@ def result_word(passed: bool | None) -> str:
     return PASS if passed else FAIL
 
 
-def _verdict(score: Score) -> Verdict:
-    """Say which checks sank the replay, so the reader knows where to look."""
+def score_verdict(score: Score) -> Verdict:
+    """Say which checks sank the replay, so the reader knows where to look.
+
+    A score judged on dry-run actions says so: a shadow-mode PASS is what the controller
+    would have done, not a remediation that happened.
+    """
     applicable = [c for c in score.checks if c.passed is not None]
     failed = [c.name for c in applicable if c.passed is False]
+    dry = "; actions judged in dry run only, nothing took effect" if score.dry_run_only else ""
     if score.passed:
-        return Verdict(
-            passed=True,
-            text=f"PASS ({len(applicable)} of {len(applicable)} applicable checks passed)",
-        )
+        count = f"{len(applicable)} of {len(applicable)} applicable checks passed"
+        return Verdict(passed=True, text=f"PASS ({count}{dry})")
     if failed:
         reason = f"failed: {', '.join(failed)}"
     elif score.forbidden_action_taken:
         reason = "a forbidden action took effect"
     else:
         reason = "score not passed"
-    return Verdict(passed=False, text=f"FAIL ({reason})")
+    return Verdict(passed=False, text=f"FAIL ({reason}{dry})")
 
 
 def _ref_text(ref: WorkloadRef | None) -> str:

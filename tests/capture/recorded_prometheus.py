@@ -4,17 +4,22 @@ per-signal query overrides select them (the "full override from configuration" p
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from controller.models.incident_file import IncidentFile
 from controller.models.signals import Signal
-from tests.adapters.prometheus.servers import PrometheusServer, free_port, openmetrics_blocks
+from tests.adapters.prometheus.servers import (
+    REQUIRE,
+    PrometheusServer,
+    free_port,
+    openmetrics_blocks,
+    require_binary,
+)
+
+__all__ = ["REQUIRE", "require_binary"]
 
 METRIC = "aiops_signal"
 
@@ -66,9 +71,7 @@ def override_queries() -> dict[str, str]:
 
 def backfill(incident: IncidentFile, root: Path) -> Path:
     """TSDB blocks holding the incident's series."""
-    promtool = shutil.which("promtool")
-    assert promtool is not None
-    return openmetrics_blocks(promtool, openmetrics(incident), root, "data")
+    return openmetrics_blocks(require_binary("promtool"), openmetrics(incident), root, "data")
 
 
 def recent(incident: IncidentFile, now: datetime) -> IncidentFile:
@@ -80,12 +83,11 @@ def recent(incident: IncidentFile, now: datetime) -> IncidentFile:
 
 @contextmanager
 def serving(incident: IncidentFile, root: Path) -> Iterator[PrometheusServer]:
-    """A real Prometheus on 127.0.0.1 holding ``incident``'s series; skips without binaries."""
-    for binary in ("prometheus", "promtool"):
-        if shutil.which(binary) is None:
-            pytest.skip(f"{binary} is not installed (scripts/test.sh installs it)")
+    """A real Prometheus on 127.0.0.1 holding ``incident``'s series (see ``require_binary``)."""
+    prometheus = require_binary("prometheus")
+    require_binary("promtool")
     server = PrometheusServer(
-        shutil.which("prometheus") or "",
+        prometheus,
         backfill(incident, root),
         free_port(),
         root / "prometheus.log",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -198,7 +199,76 @@ def test_interactive_approval_at_the_console(tmp_cwd: Path) -> None:
 
 def test_interactive_without_an_answer_rejects(tmp_cwd: Path) -> None:
     run = _interactive(tmp_cwd, "")  # EOF, as with no terminal
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # nothing rolled back: the score fails
     report = json.loads((tmp_cwd / "r.json").read_text())
     assert [a["outcome"] for a in report["approvals"]] == ["rejected"]
     assert report["actions"] == []
+
+
+def test_a_failed_score_exits_1_after_writing_everything(tmp_cwd: Path) -> None:
+    run = aiops("replay", BAD_DEPLOY, "--approvals", "deny", "-f", "json", "-o", "r.json",
+                cwd=tmp_cwd)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1] == ("score: FAIL (failed: action acceptable); exit status 1")
+    report = json.loads((tmp_cwd / "r.json").read_text())
+    assert report["score"]["passed"] is False and report["actions"] == []
+    ledger = tmp_cwd / "bad-deploy.ledger.jsonl"
+    assert aiops("ledger", "verify", ledger, cwd=tmp_cwd).returncode == 0
+
+
+def test_replay_help_documents_the_exit_statuses(tmp_cwd: Path) -> None:
+    run = aiops("replay", "--help", cwd=tmp_cwd)
+    assert run.returncode == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert "1 when it is scored and the verdict is FAIL" in text
+    assert "2 on bad input" in text
+
+
+def test_a_shadow_policy_is_scored_as_dry_run_only(tmp_cwd: Path) -> None:
+    shadow = REPO / "policies" / "examples" / "shadow.yaml"
+    run = aiops("replay", BAD_DEPLOY, "--policy", shadow, "-f", "json", "-o", "r.json",
+                cwd=tmp_cwd)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_cwd / "r.json").read_text())
+    assert [a["status"] for a in report["actions"]] == ["dry_run"]
+    score = report["score"]
+    assert score["dry_run_only"] is True and score["forbidden_action_taken"] is False
+    checks = {c["name"]: c for c in score["checks"]}
+    assert checks["action acceptable (dry run only)"]["passed"] is True
+    assert (
+        "nothing took effect; 1 dry-run action (rollback)"
+        in (checks["action acceptable (dry run only)"]["detail"])
+    )
+    assert "action acceptable" not in checks
+
+
+@pytest.mark.parametrize("readme", [False, True], ids=["empty", "only-readme"])
+def test_runbooks_check_of_a_folder_without_runbooks_is_an_error(
+    tmp_cwd: Path, readme: bool
+) -> None:
+    folder = tmp_cwd / "books"
+    folder.mkdir()
+    if readme:
+        (folder / "README.md").write_text("# Runbooks\n")
+    run = aiops("runbooks", "check", folder, cwd=tmp_cwd)
+    _assert_clean_error(run, "books", "no runbooks found")
+    assert run.stdout == ""
+
+
+def test_piped_text_report_keeps_tokens_and_the_utc_column(tmp_cwd: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    run = aiops("replay", EXAMPLES / "crashloop-after-rollout.json", cwd=tmp_cwd, env=env)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    header = next(line for line in lines if "what happened" in line)
+    column = header.index("what happened")
+    assert header.split()[:2] == ["time", "UTC"]  # a pipe is 80 columns: the clock stays
+    assert any(line.split()[:2] == ["+1m30s", "10:06:30"] for line in lines)
+    image = "(registry.example.com/shop/payments:2.2.1)"
+    assert any(line[column:] == image for line in lines)  # whole, on a line of its own
+    rows = [line for line in lines if len(line) > 80]
+    assert all(" " not in line[column:] for line in rows), rows  # only whole tokens overflow
+    words = {word.strip("():,;") for word in run.stdout.split()}
+    for token in ("shop.payments.20260310T100630Z", "10:06:30Z", "bob@example.com", "0.85"):
+        assert token in words, token

@@ -13,7 +13,7 @@ import yaml
 from chaos.faults.fake_llm import FakeMessagesApi, SubmitPlan
 from tests.cli_runner import aiops as run_aiops
 from tests.cli_runner import without_api_key
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 
 BAD_DEPLOY = EXAMPLES / "bad-deploy.json"
 ROLLBACK = {
@@ -124,3 +124,44 @@ def test_recorded_planner_without_a_recording_is_an_error(tmp_path: Path) -> Non
     assert run.returncode == 2
     assert "$.llm_exchanges" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+RECORDED_EXAMPLE = REPO / "examples" / "recorded" / "bad-deploy-llm.json"
+
+
+def test_the_bundled_recording_replays_offline_with_the_llm_plan(tmp_path: Path) -> None:
+    run = aiops("replay", RECORDED_EXAMPLE, "--planner", "recorded", "-f", "json", "-o", "r.json",
+                cwd=tmp_path, key=None)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = _report(tmp_path)
+    assert report["llm"]["plans"] == report["llm"]["calls"] == 1
+    assert report["llm"]["fallbacks"] == {}
+    assert [p["planner"] for p in report["plans"]] == ["llm"]
+    assert [a["action"]["kind"] for a in report["actions"]] == ["rollback"]
+    assert report["actions"][0]["plan_hash"] == report["decisions"][0]["plan_hash"]
+    assert report["score"]["passed"] is True
+
+
+def test_record_to_needs_the_llm_planner(tmp_path: Path) -> None:
+    for planner in ("runbook", "recorded"):
+        run = aiops("replay", BAD_DEPLOY, "--planner", planner, "--record-to", "rec.json",
+                    cwd=tmp_path, key=None)  # fmt: skip
+        assert run.returncode == 2, run.stderr
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "Traceback" not in run.stderr
+        assert lines[0].startswith("error: --record-to: only a --planner llm run")
+        assert f"(this run: --planner {planner})" in lines[0]
+        assert list(tmp_path.iterdir()) == [], "nothing may be written"
+
+
+def test_record_to_without_any_exchange_writes_nothing_and_warns(tmp_path: Path) -> None:
+    run = aiops("replay", BAD_DEPLOY, "--planner", "llm", "--record-to", "rec.json",
+                "-f", "json", "-o", "r.json", cwd=tmp_path, key=None)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "--record-to" in line]
+    assert warnings == [
+        "warning: --record-to rec.json: not written: this run made no LLM exchanges (every "
+        "LLM call fell back before a request: no_key 1)"
+    ]
+    assert not (tmp_path / "rec.json").exists()
+    assert (tmp_path / "r.json").exists()

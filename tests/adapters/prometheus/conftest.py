@@ -18,14 +18,12 @@ from tests.adapters.prometheus.servers import (
     RecordingProxy,
     free_port,
     openmetrics_blocks,
+    require_binary,
 )
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (Debian package 'prometheus'; scripts/test.sh)")
-    return path
+    return require_binary(name)
 
 
 @pytest.fixture(scope="session")

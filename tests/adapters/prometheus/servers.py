@@ -6,6 +6,8 @@ Everything binds to 127.0.0.1. Every wait is bounded; no test depends on a sleep
 from __future__ import annotations
 
 import http.client
+import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
 """No scrape targets: the server holds only the backfilled recording."""
@@ -237,3 +241,18 @@ def recorded_range(proxy: RecordingProxy) -> Iterator[tuple[float, float]]:
     """(start, end) of every range query the proxy saw."""
     for seen in proxy.queries():
         yield float(seen.param("start")), float(seen.param("end"))
+
+
+REQUIRE = "AIOPS_REQUIRE_PROMETHEUS"
+"""Set (scripts/test.sh exports it for CI) to make a missing binary fail the tier, not skip it."""
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; without it skip locally, or fail when ``REQUIRE`` is set."""
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = f"{name} is not installed (scripts/test.sh installs it)"
+    if os.environ.get(REQUIRE, "") not in {"", "0"}:
+        pytest.fail(f"{message}; {REQUIRE} is set, so the Prometheus tier must run", pytrace=False)
+    pytest.skip(message)

@@ -230,7 +230,7 @@ TIMELINE = (
     _event(
         9 + 5 / 60,
         TimelineKind.VERIFICATION,
-        "error_ratio improved: 0.12 -> 0.004 (-97%)",
+        "improved: error_ratio 0.12 -> 0.004 (-97%); expected decrease by >= 20%",
         workload=CHECKOUT,
         plan_hash=PLAN_HASH,
     ),

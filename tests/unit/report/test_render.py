@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+from collections.abc import Sequence
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from controller.errors import InputError
+from controller.models.decisions import ActionStatus
+from controller.models.workloads import WorkloadRef
 from controller.replay.result import ReplayResult, TimelineEvent, TimelineKind
-from controller.report import ReportFormat, print_text, render
-from controller.report.text import clip
+from controller.report import FORMATS, ReportFormat, print_text, render
+from controller.report.text import STAGE_STYLES, clip
 from tests.unit.report.sample import CHECKOUT, at, sample_result
 
 HOSTILE = "<script>alert(1)</script> | [red]boom[/red] :smile: [x](javascript:y) `tick`"
@@ -215,3 +221,150 @@ def test_llm_planner_summary_is_in_the_header() -> None:
     markdown = render(result, "markdown")
     assert "2 calls, 0 plans, fallbacks: overloaded 1; 1500 tokens in 4 attempts" in markdown
     assert "LLM planner" not in render(sample_result(), "markdown")
+
+
+# -- every timeline kind renders in every format (issue 9: KeyError TimelineKind.MODE) -------
+
+
+def every_kind(kinds: Sequence[TimelineKind]) -> ReplayResult:
+    """The sample with a timeline of exactly ``kinds``, one minute apart, neutral summaries."""
+    events = tuple(
+        TimelineEvent(at=at(i), kind=kind, summary=f"row{i} happened", workload=CHECKOUT)
+        for i, kind in enumerate(kinds)
+    )
+    return sample_result().model_copy(update={"timeline": events})
+
+
+def assert_kinds_visible(out: str, fmt: str, kinds: Sequence[TimelineKind]) -> None:
+    """Each row shows its own stage (the summaries never name one)."""
+    if fmt == "json":
+        assert [e["kind"] for e in json.loads(out)["timeline"]] == [k.value for k in kinds]
+        return
+    for i, kind in enumerate(kinds):
+        if fmt == "html":
+            cell = f'<span class="stage stage-{kind.value}">{kind.value}</span>'
+            assert f".stage-{kind.value} {{" in out  # every stage has a style of its own
+        elif fmt == "markdown":
+            cell = f"| {kind.value} |"
+        else:
+            cell = f" {kind.value} "
+        row = next(line for line in out.splitlines() if f"row{i} happened" in line)
+        if fmt != "html":
+            assert cell in row, row
+        else:
+            assert cell in out
+
+
+def test_every_stage_has_a_terminal_style() -> None:
+    assert set(STAGE_STYLES) == set(TimelineKind)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_timeline_with_every_kind_renders_in_every_format(fmt: ReportFormat) -> None:
+    kinds = list(TimelineKind)
+
+    out = render(every_kind(kinds), fmt)
+
+    assert_kinds_visible(out, fmt, kinds)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kinds=st.lists(st.sampled_from(list(TimelineKind)), min_size=1, max_size=15),
+    fmt=st.sampled_from(FORMATS),
+)
+def test_any_timeline_renders_with_its_stages_visible(
+    kinds: list[TimelineKind], fmt: ReportFormat
+) -> None:
+    assert_kinds_visible(render(every_kind(kinds), fmt), fmt, kinds)
+
+
+def test_print_text_of_a_mode_change_on_a_colour_console() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, force_terminal=True, color_system="standard")
+
+    print_text(every_kind([TimelineKind.MODE, TimelineKind.PLANNER]), console)
+
+    assert "\x1b[1;33mmode" in buffer.getvalue()  # bold yellow
+
+
+# -- text wraps at spaces only (issue 9: tokens broken when stdout is not a TTY) --------------
+
+CANARY = WorkloadRef(namespace="shop", name="checkout-canary")
+LONG = (
+    "rollback shop/checkout-canary rev 12 -> 11 (registry.example.com/shop/checkout:1.14.2) "
+    "after error_ratio 0.1209 -> 0.001114 (-99%) between 12:03:00 and 12:08:30 while "
+    "latency_p99 stayed at 1.432 s; escalated to payments-oncall@example.com"
+)
+
+
+def _rows_of(text: str, marker: str) -> tuple[int, list[str]]:
+    """The what-happened column index and the lines of the timeline row containing marker."""
+    lines = text.splitlines()
+    header = next(line for line in lines if "what happened" in line)
+    column = header.index("what happened")
+    start = next(i for i, line in enumerate(lines) if marker in line)
+    row = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.strip() or line[:column].strip():
+            break
+        row.append(line)
+    return column, row
+
+
+def test_text_wraps_long_rows_at_spaces_under_the_what_column() -> None:
+    event = TimelineEvent(at=at(3), kind=TimelineKind.ACTION, summary=LONG, workload=CANARY)
+    result = sample_result()
+    result = result.model_copy(update={"timeline": (*result.timeline, event)})
+
+    text = render(result, "text", width=80)
+
+    column, row = _rows_of(text, "shop/checkout-canary  rollback")
+    assert row[0].split()[:4] == ["+3m00s", "12:03:00", "action", "shop/checkout-canary"]
+    assert len(row) > 2  # it did wrap
+    assert all(line[:column].strip() == "" for line in row[1:])  # indented under the column
+    assert all(line[column] != " " for line in row)  # and starting exactly there
+    assert " ".join(line[column:] for line in row).split() == LONG.split()  # no token split
+    for line in text.splitlines():  # only a token wider than the column may overflow
+        assert len(line) <= 80 or " " not in line[column:], line
+    assert "(registry.example.com/shop/checkout:1.14.2)" in [line[column:] for line in row]
+
+
+def test_a_token_longer_than_the_column_stays_whole_on_its_own_line() -> None:
+    token = "registry.example.com/shop/checkout-with-a-very-long-name:1.14.2-rc.1"
+    event = TimelineEvent(
+        at=at(3), kind=TimelineKind.ACTION, summary=f"rolled back to {token} now", workload=CANARY
+    )
+    result = sample_result().model_copy(update={"timeline": (event,)})
+
+    text = render(result, "text", width=80)
+
+    column, row = _rows_of(text, "rolled back")
+    assert [line[column:] for line in row] == ["rolled back to", token, "now"]
+
+
+def test_narrow_terminal_keeps_tokens_whole_too(result: ReplayResult) -> None:
+    text = render(result, "text", width=60)
+
+    assert "shop/checkout" in text and "12:04:05" not in text
+    assert "(forbidden: scale, restart)" in " ".join(text.split())
+    for token in ("inc-shop-checkout-1", "2026-03-01T12:00:00Z", "bad-deploy-rollback,"):
+        assert token in text.split(), token
+
+
+def test_verdict_says_when_actions_ran_in_dry_run_only(result: ReplayResult) -> None:
+    from controller.replay.scoring import score_replay
+    from tests.unit.report.sample import ACTION, INCIDENT, PLAN, TRUTH
+
+    dry = ACTION.model_copy(update={"status": ActionStatus.DRY_RUN})
+    score = score_replay(TRUTH, (INCIDENT,), (PLAN,), (dry,))
+    shadow = result.model_copy(update={"score": score, "actions": (dry,)})
+
+    text = render(shadow, "text", width=160)
+    data = json.loads(render(shadow, "json"))
+
+    assert re.search(r"action acceptable \(dry run only\) +PASS", text)
+    assert "actions judged in dry run only, nothing took effect" in text
+    assert data["score"]["dry_run_only"] is True
+    assert data["score"]["action_acceptable"] is True
+    assert data["score"]["forbidden_action_taken"] is False

@@ -59,6 +59,14 @@ def action(
 
 FAULT_FREE = GroundTruth(fault=FaultKind.NONE)
 NAMES = ["detected", "time to detect", "root cause", "action acceptable", "no forbidden action"]
+DRY_NAMES = [
+    "detected",
+    "time to detect",
+    "root cause",
+    "action acceptable (dry run only)",
+    "no forbidden action (dry run only)",
+]
+DRY = ActionStatus.DRY_RUN
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ class Case:
     """One scoring scenario and its expected answers.
 
     ``expect`` is (detected, root cause, action acceptable, no forbidden action, passed), each
-    True, False or None (not applicable); ``detail`` maps check names to quoted fragments.
+    True, False or None (not applicable); ``detail`` maps check names to quoted fragments;
+    ``dry_run_only``: the action checks judged dry-run actions (nothing took effect).
     """
 
     truth: GroundTruth
@@ -74,6 +83,7 @@ class Case:
     actions: tuple[ActionResult, ...]
     expect: tuple[bool | None, bool | None, bool | None, bool | None, bool]
     detail: dict[str, str] = field(default_factory=dict)
+    dry_run_only: bool = False
 
 
 Y, N, NA = True, False, None
@@ -141,8 +151,48 @@ CASES = {
             "action acceptable": "not acceptable: scale",
         },
     ),
-    "dry run counts as taking effect": Case(
-        TRUTH, CHECKOUT_2M, (action(K.RESTART, ActionStatus.DRY_RUN),), expect=(Y, Y, N, N, N)
+    "dry run of an acceptable rollback is scored as dry run only": Case(
+        TRUTH,
+        CHECKOUT_2M,
+        (action(K.ROLLBACK, DRY),),
+        expect=(Y, Y, Y, Y, Y),
+        dry_run_only=True,
+        detail={
+            "action acceptable (dry run only)": "nothing took effect; 1 dry-run action "
+            "(rollback); acceptable: rollback",
+            "no forbidden action (dry run only)": "none of the forbidden kinds was decided",
+        },
+    ),
+    "dry run of a forbidden restart fails without counting as taken": Case(
+        TRUTH,
+        CHECKOUT_2M,
+        (action(K.RESTART, DRY),),
+        expect=(Y, Y, N, N, N),
+        dry_run_only=True,
+        detail={
+            "action acceptable (dry run only)": "not acceptable: restart",
+            "no forbidden action (dry run only)": "1 forbidden action ran in dry run (not taken)",
+        },
+    ),
+    "applied rollback is judged alone, a forbidden dry run beside it still fails": Case(
+        TRUTH,
+        CHECKOUT_2M,
+        (action(K.ROLLBACK), action(K.SCALE, DRY)),
+        expect=(Y, Y, Y, N, N),
+        detail={
+            "action acceptable": "1 action took effect (rollback), 1 more in dry run only (scale)",
+            "no forbidden action": "1 forbidden action ran in dry run (not taken), the first scale",
+        },
+    ),
+    "dry-run scale on a fault-free day": Case(
+        FAULT_FREE,
+        (),
+        (action(K.SCALE, DRY),),
+        expect=(Y, NA, N, NA, N),
+        dry_run_only=True,
+        detail={
+            "action acceptable (dry run only)": "mutating action on a fault-free day (dry run)"
+        },
     ),
     "failed action does not count": Case(
         TRUTH,
@@ -195,12 +245,15 @@ def test_score_table(case: Case) -> None:
     by_name = {check.name: check for check in score.checks}
     detected, root_cause, acceptable, no_forbidden, passed = case.expect
 
-    assert list(by_name) == NAMES
-    answers = [by_name[name].passed for name in NAMES]
+    names = DRY_NAMES if case.dry_run_only else NAMES
+    assert list(by_name) == names
+    answers = [by_name[name].passed for name in names]
     assert answers == [detected, None, root_cause, acceptable, no_forbidden]
     assert score.root_cause_correct is root_cause
     assert score.action_acceptable is acceptable
-    assert score.forbidden_action_taken is (no_forbidden is False)
+    assert score.dry_run_only is case.dry_run_only
+    taken = no_forbidden is False and not any(a.status is DRY for a in case.actions)
+    assert score.forbidden_action_taken is taken
     assert score.passed is passed
     for name, fragment in case.detail.items():
         assert fragment in by_name[name].detail
