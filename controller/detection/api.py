@@ -15,7 +15,7 @@ from types import MappingProxyType
 from controller.detection.context import DetectorInput
 from controller.detection.detectors import run_detectors, step_latches
 from controller.detection.incidents import Lifecycle, Tick, step_incident
-from controller.detection.inputs import blind_spot, usable_windows
+from controller.detection.inputs import blind_spot, problems_of, usable_windows
 from controller.detection.state import DetectionState, WorkloadMemory
 from controller.models.base import epoch
 from controller.models.events import ClusterEvent
@@ -96,12 +96,13 @@ def judge(
     at = epoch(now)
     inventory = view.inventory
     events = tuple(event for event in view.events if event.time <= now)
-    usable = usable_windows(view.windows, settings)
+    problems = problems_of(view.windows, settings)
+    usable = usable_windows(view.windows, settings, problems)
     latches = step_latches(usable, memory.latches, inventory, settings)
     inputs = DetectorInput(inventory, usable, events, latches, settings, at)
     findings = run_detectors(inputs)
     since = memory.blind.since if memory.blind is not None else now
-    blind = blind_spot(inventory.ref, view.windows, settings, since)
+    blind = blind_spot(inventory.ref, view.windows, settings, since, problems)
     tick = Tick(inventory.ref, findings, usable, events, settings, at)
     lifecycle = step_incident(tick, memory.incident, memory.retained)
     return Judgement(

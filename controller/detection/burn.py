@@ -62,12 +62,22 @@ def pair_burn(
     return long_rate, short_rate, short_mean
 
 
+def short_may_burn(errors: SignalWindow, pair: BurnWindow, error_budget: float) -> bool:
+    """Whether the short window burns faster than the factor: one O(1) mean that rules out
+    most pairs before traffic, coverage and the long window are read (a pair fires only
+    when its short burn, computed the same way, exceeds the factor)."""
+    short_mean = mean_of(errors, pair.short.total_seconds())
+    return short_mean is not None and short_mean / error_budget > pair.factor
+
+
 def firing_pairs(inputs: DetectorInput, errors: SignalWindow, requests: SignalWindow) -> list[Burn]:
     """Every configured window pair whose long and short burn both exceed its factor."""
     error_budget = budget(inputs.inventory.slo.availability)
     floor = inputs.settings.min_request_rate
     fired: list[Burn] = []
     for pair in inputs.settings.burn_windows:
+        if not short_may_burn(errors, pair, error_budget):
+            continue
         if not enough_traffic(requests, pair.short.total_seconds(), floor):
             continue
         rates = pair_burn(errors, pair, error_budget)

@@ -26,6 +26,7 @@ windows (values are finite by construction; zeros and negatives are floored).
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from datetime import datetime, timedelta
 from controller.detection.api import DetectionOutcome, as_utc
 from controller.models.base import epoch, format_duration, from_epoch
 from controller.models.incident import Incident, WorkloadStatus
-from controller.models.signals import Health, Signal, SignalWindow
+from controller.models.signals import Health, SeriesData, Signal, SignalWindow
 from controller.settings import ModeSettings
 
 BURST = timedelta(minutes=2)
@@ -160,13 +161,52 @@ def _jump(before: float, after: float, floor: float) -> float:
     return high / low if high >= low else -(low / high)
 
 
-def _steps(window: SignalWindow, start: float, end: float) -> Iterable[tuple[float, float]]:
-    """(sample time, signed jump from the previous sample) for samples in (start, end]."""
-    data = window.data
-    lo, hi = data.index_range(start, end)
-    floor = FLOORS[window.signal]
-    for index in range(max(lo, 1), hi):
+def _steps(data: SeriesData, first: int, end: int, floor: float) -> Iterable[tuple[float, float]]:
+    """(sample time, signed jump from the previous sample) for indices ``first..end-1``."""
+    for index in range(first, end):
         yield data.timestamps[index], _jump(data.values[index - 1], data.values[index], floor)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The samples of one workload's window that have a previous sample to jump from."""
+
+    key: str
+    data: SeriesData
+    first: int
+    end: int
+    floor: float
+
+    def may_jump(self, factor: float) -> bool:
+        """False when no step of the span can reach ``factor``, from the span's extremes.
+
+        Every floored value lies in [low, high], and IEEE division is monotonic, so no
+        step's factor can exceed ``high / low``: spans below it need no step-by-step look.
+        """
+        chunk = self.data.values[self.first - 1 : self.end]
+        high, low = max(max(chunk), self.floor), max(min(chunk), self.floor)
+        return high / low >= factor
+
+    def reports(self, at: float) -> bool:
+        """Whether the span has a step at sample time ``at``."""
+        index = bisect.bisect_left(self.data.timestamps, at, self.first, self.end)
+        return index < self.end and self.data.timestamps[index] == at
+
+
+def _spans(
+    windows: Mapping[str, Mapping[Signal, SignalWindow]], signal: Signal, now: float
+) -> list[_Span]:
+    """Healthy windows of ``signal`` with at least one step in (now - lookback, now], by key."""
+    start = now - STEP_LOOKBACK.total_seconds()
+    spans = []
+    for key in sorted(windows):
+        window = windows[key].get(signal)
+        if window is None or window.health is not Health.OK:
+            continue
+        lo, hi = window.data.index_range(start, min(window.observed_at, now))
+        if hi > max(lo, 1):
+            spans.append(_Span(key, window.data, max(lo, 1), hi, FLOORS[window.signal]))
+    return spans
 
 
 def step_changes(
@@ -175,26 +215,30 @@ def step_changes(
     settings: ModeSettings,
     now: float,
 ) -> list[StepChange]:
-    """Every sample time at which most workloads reporting ``signal`` jumped together."""
+    """Every sample time at which most workloads reporting ``signal`` jumped together.
+
+    A workload reports at a sample time when it has a sample there (after its first) within
+    the lookback; only spans whose extremes allow a jump are walked step by step.
+    """
     factor = settings.step_change_factor
-    reporting: dict[float, int] = {}
+    spans = _spans(windows, signal, now)
     jumped: dict[tuple[float, str], list[tuple[str, float]]] = {}
-    for key in sorted(windows):
-        window = windows[key].get(signal)
-        if window is None or window.health is not Health.OK:
+    for span in spans:
+        if not span.may_jump(factor):
             continue
-        end = min(window.observed_at, now)
-        for at, jump in _steps(window, now - STEP_LOOKBACK.total_seconds(), end):
-            reporting[at] = reporting.get(at, 0) + 1
+        for at, jump in _steps(span.data, span.first, span.end, span.floor):
             if abs(jump) >= factor:
                 direction = "rose" if jump > 0 else "dropped"
-                jumped.setdefault((at, direction), []).append((key, abs(jump)))
+                jumped.setdefault((at, direction), []).append((span.key, abs(jump)))
     found = []
     for (at, direction), keys in sorted(jumped.items()):
-        if len(keys) >= MIN_STEP_WORKLOADS and len(keys) * 2 > reporting[at]:
+        if len(keys) < MIN_STEP_WORKLOADS:
+            continue
+        reporting = sum(1 for span in spans if span.reports(at))
+        if len(keys) * 2 > reporting:
             median = statistics.median(size for _, size in keys)
             names = tuple(key for key, _ in keys)
-            found.append(StepChange(signal, at, direction, names, reporting[at], median))
+            found.append(StepChange(signal, at, direction, names, reporting, median))
     return found
 
 

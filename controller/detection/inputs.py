@@ -35,14 +35,27 @@ def problem(window: SignalWindow | None, stale_after: float) -> str | None:
     return None
 
 
-def usable_windows(
-    windows: Mapping[Signal, SignalWindow], settings: DetectionSettings
-) -> dict[Signal, SignalWindow]:
-    """The windows detectors may read: present, healthy and fresh."""
+Problems = Mapping[Signal, str | None]
+"""``problem`` of every window present, by signal: None for a usable one."""
+
+
+def problems_of(windows: Mapping[Signal, SignalWindow], settings: DetectionSettings) -> Problems:
+    """Judge every window once; ``usable_windows`` and ``blind_spot`` both read the verdicts."""
     stale_after = settings.stale_after.total_seconds()
-    return {
-        signal: window for signal, window in windows.items() if problem(window, stale_after) is None
-    }
+    return {signal: problem(window, stale_after) for signal, window in windows.items()}
+
+
+def usable_windows(
+    windows: Mapping[Signal, SignalWindow],
+    settings: DetectionSettings,
+    problems: Problems | None = None,
+) -> dict[Signal, SignalWindow]:
+    """The windows detectors may read: present, healthy and fresh.
+
+    ``problems`` (from ``problems_of`` over the same windows) saves judging them again.
+    """
+    found = problems_of(windows, settings) if problems is None else problems
+    return {signal: window for signal, window in windows.items() if found[signal] is None}
 
 
 def blind_spot(
@@ -50,15 +63,18 @@ def blind_spot(
     windows: Mapping[Signal, SignalWindow],
     settings: DetectionSettings,
     since: datetime,
+    problems: Problems | None = None,
 ) -> BlindSpot | None:
     """A BlindSpot when any required signal is unusable, else None.
 
-    ``since`` is when the blindness began (the caller keeps it across ticks).
+    ``since`` is when the blindness began (the caller keeps it across ticks); ``problems``
+    as for ``usable_windows``.
     """
     stale_after = settings.stale_after.total_seconds()
+    found = problems_of(windows, settings) if problems is None else problems
     reasons: list[tuple[Signal, str]] = []
     for signal in dict.fromkeys(settings.required_signals):
-        reason = problem(windows.get(signal), stale_after)
+        reason = found[signal] if signal in found else problem(None, stale_after)
         if reason is not None:
             reasons.append((signal, reason))
     if not reasons:

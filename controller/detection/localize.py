@@ -94,13 +94,17 @@ class CallGraph:
     edge_rises: Mapping[tuple[str, str], Rise]
     service_rises: Mapping[str, Rise]
     _callees: Mapping[str, tuple[str, ...]] = field(init=False, repr=False)
+    _callers: Mapping[str, tuple[str, ...]] = field(init=False, repr=False)
     _rises_in: Mapping[str, tuple[tuple[str, Rise], ...]] = field(init=False, repr=False)
     _rising_callers: frozenset[str] = field(init=False, repr=False)
+    _first_rise: Mapping[str, Rise] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         callees: dict[str, list[str]] = {}
+        callers: dict[str, list[str]] = {}
         for caller, callee in sorted(self.edges):
             callees.setdefault(caller, []).append(callee)
+            callers.setdefault(callee, []).append(caller)
         rises_in: dict[str, list[tuple[str, Rise]]] = {}
         for (caller, callee), rise in self.edge_rises.items():
             rises_in.setdefault(callee, []).append((caller, rise))
@@ -109,12 +113,20 @@ class CallGraph:
             for callee, found in rises_in.items()
         }
         object.__setattr__(self, "_callees", {k: tuple(v) for k, v in callees.items()})
+        object.__setattr__(self, "_callers", {k: tuple(v) for k, v in callers.items()})
         object.__setattr__(self, "_rises_in", ordered)
         object.__setattr__(self, "_rising_callers", frozenset(c for c, _ in self.edge_rises))
+        services = set(ordered) | set(self.service_rises)
+        first = {name: found for name in services if (found := self._earliest(name)) is not None}
+        object.__setattr__(self, "_first_rise", first)
 
     def callees(self, service: str) -> tuple[str, ...]:
         """Services ``service`` calls, sorted."""
         return self._callees.get(service, ())
+
+    def callers(self, service: str) -> tuple[str, ...]:
+        """Services that call ``service``, sorted."""
+        return self._callers.get(service, ())
 
     def rises_into(self, service: str) -> tuple[tuple[str, Rise], ...]:
         """(caller, rise) for each rising edge into ``service``, earliest first."""
@@ -126,6 +138,10 @@ class CallGraph:
 
     def first_rise(self, service: str) -> Rise | None:
         """The earliest rise attributed to ``service``: on calls into it or on its own spans."""
+        return self._first_rise.get(service)
+
+    def _earliest(self, service: str) -> Rise | None:
+        """``first_rise`` computed from the rises (done once per service, when built)."""
         rises = [rise for _, rise in self.rises_into(service)]
         own = self.service_rises.get(service)
         if own is not None:
@@ -389,7 +405,7 @@ def score(s: Situation, incident: Incident, key: str, keys: Sequence[str]) -> Ro
     total = min(1.0, round(sum(points for points, _ in parts), 4))
     reasons = tuple(reason for _, notes in parts for reason in notes)
     if not reasons:
-        callers = sorted({c for c, callee in s.graph.edges if callee == s.service[key]})
+        callers = s.graph.callers(s.service[key])
         via = f"called by {', '.join(callers)}; " if callers else ""
         reasons = (f"{via}no rise, onset or change points here",)
     return RootCauseCandidate(workload=s.refs[key], score=total, reasons=reasons)

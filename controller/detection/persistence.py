@@ -33,7 +33,7 @@ def held_above(window: SignalWindow, threshold: float, seconds: float) -> bool:
     a series that just started has not shown that the condition *persists*.
     """
     values = window.values(seconds)
-    return len(values) >= 2 and window.coverage_seconds() >= seconds and min(values) > threshold
+    return len(values) >= 2 and min(values) > threshold and window.coverage_seconds() >= seconds
 
 
 def held_below(window: SignalWindow, threshold: float, seconds: float) -> bool:

@@ -35,10 +35,12 @@ def detect_over_provisioned(inputs: DetectorInput) -> Finding | None:
     below = settings.over_provisioned_below
     if window.coverage_seconds() < seconds:
         return None
-    values = window.values(seconds)
     mean = mean_of(window, seconds)
+    if mean is None or mean >= below:
+        return None
+    values = window.values(seconds)
     start = first_time(window, seconds)
-    if len(values) < 2 or mean is None or start is None or mean >= below or max(values) >= below:
+    if len(values) < 2 or start is None or max(values) >= below:
         return None
     replicas, floor = replica_count(inputs), replica_floor(inputs)
     if replicas <= floor:

@@ -44,7 +44,14 @@ def increments(points: Sequence[tuple[float, float]]) -> Restarts | None:
 
 
 def restarts_within(window: SignalWindow, seconds: float) -> Restarts | None:
-    """Restarts counted over the last ``seconds`` (reads only that slice of the series)."""
+    """Restarts counted over the last ``seconds`` (reads only that slice of the series).
+
+    A counter that did not move in the slice has no positive step: that common case is
+    told apart by its extremes, without walking the samples.
+    """
+    values = window.values(seconds)
+    if len(values) < 2 or max(values) == min(values):
+        return None
     return increments(window.points(seconds))
 
 

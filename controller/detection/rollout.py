@@ -11,11 +11,19 @@ from controller.models.events import ClusterEvent, EventKind
 from controller.models.incident import Finding, FindingKind, Severity
 
 
-def newest_deploy(events: Sequence[ClusterEvent]) -> int | None:
-    """Index of the newest deploy event (events are oldest first), or None."""
+def newest_deploy_until(
+    events: Sequence[ClusterEvent], now: float
+) -> tuple[ClusterEvent, list[ClusterEvent]] | None:
+    """The newest deploy at or before ``now`` and the events at or before ``now`` after it.
+
+    The same as ``newest_deploy`` over the events up to ``now``, but walking back from the
+    newest event: only the deploy and the events after it have their time converted.
+    """
     for index in range(len(events) - 1, -1, -1):
-        if events[index].kind is EventKind.DEPLOY:
-            return index
+        event = events[index]
+        if event.kind is EventKind.DEPLOY and epoch(event.time) <= now:
+            after = [e for e in events[index + 1 :] if epoch(e.time) <= now]
+            return event, after
     return None
 
 
@@ -55,12 +63,10 @@ def detect_stuck_rollout(inputs: DetectorInput) -> Finding | None:
     A ticket, because the old pods usually keep serving; crash loops or errors of the new
     revision raise their own, paging, findings.
     """
-    events = [event for event in inputs.events if epoch(event.time) <= inputs.now]
-    index = newest_deploy(events)
-    if index is None:
+    found = newest_deploy_until(inputs.events, inputs.now)
+    if found is None:
         return None
-    deploy = events[index]
-    after = events[index + 1 :]
+    deploy, after = found
     since = stuck_since(deploy, after, inputs)
     if since is None:
         return None
