@@ -16,7 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from controller.errors import BackendUnavailableError, InputError, PermanentError, TemporaryError
+from controller.incident_loader import first_error
 from controller.models.base import parse_duration
 from controller.models.events import ClusterEvent
 from controller.models.incident_file import (
@@ -39,11 +42,26 @@ from controller.models.workloads import (
 from controller.observers.traces import aggregate_dump
 from controller.ports import LiveWorkload
 from controller.settings import TracesSettings
+from controller.yamlfile import YamlSpec, load_yaml_file, require_mapping
 
 EVENT_LOOKBACK = timedelta(hours=1)
 """Events this long before the window are kept: a deploy shortly before onset matters."""
 
 _RELATIVE = re.compile(r"^now(?:\s*-\s*(?P<ago>.+))?$")
+TRUTH_YAML = YamlSpec(what="ground truth")
+"""``--truth`` files: YAML 1.2 (so JSON too) read strictly by controller.yamlfile, at most 1 MiB."""
+
+
+def load_ground_truth(path: Path) -> GroundTruth:
+    """Read and validate a ``--truth`` file; raise InputError naming the file, place and reason."""
+    document = load_yaml_file(path, TRUTH_YAML)
+    data = require_mapping(document, str(path), TRUTH_YAML)
+    try:
+        return GroundTruth.model_validate(data)
+    except ValidationError as exc:
+        _, reason = first_error(exc)
+        loc = [part for part in exc.errors()[0]["loc"] if not str(part).startswith("function-")]
+        raise InputError(path, document.where(loc), reason) from exc
 
 
 def parse_when(text: str, now: datetime, *, flag: str) -> datetime:

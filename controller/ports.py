@@ -31,12 +31,39 @@ class Clock(Protocol):
 
 
 class MetricsSource(Protocol):
-    """Observes every signal of the given workloads in one batch per tick."""
+    """Observes every signal of the given workloads in one batch per tick.
+
+    ``observe`` is the fleet tick: its workloads become the watched set. A look at a few
+    workloads outside the tick (the planner reading its target) is ``read``.
+    """
 
     def observe(
         self, workloads: Sequence[WorkloadRef], now: datetime
     ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
         """Windows keyed by ``WorkloadRef.key``; a missing signal means no data at all."""
+        ...
+
+    def read(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        """A point read that leaves the observer's watched set, cursors and cached windows
+        untouched; keyed and shaped like ``observe``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FleetMember:
+    """A workload the loop watches, with the service name its spans carry (if any)."""
+
+    ref: WorkloadRef
+    service_name: str
+
+
+class FleetSource(Protocol):
+    """Which workloads exist (the inventory cache live, the incident file in replay)."""
+
+    def members(self, now: datetime) -> Sequence[FleetMember]:
+        """Every watched workload at ``now``, in a stable order."""
         ...
 
 
@@ -127,11 +154,39 @@ class KillSwitch(Protocol):
         ...
 
 
-class ApprovalChannel(Protocol):
-    """Where a human answers. Replay uses scripted stand-ins."""
+class ApprovalInbox(Protocol):
+    """Answers that arrive after a request was posted, from any channel."""
 
-    def decide(self, request: ApprovalRequest) -> Approval:
-        """Return the answer (an expiry is an Approval with outcome expired)."""
+    def put(self, answer: Approval) -> bool:
+        """Keep ``answer``; False when one for the same plan hash is already kept."""
+        ...
+
+    def peek(self, plan_hash: str) -> Approval | None:
+        """The answer kept for ``plan_hash``, due or not, without using it."""
+        ...
+
+    def take(self, plan_hash: str, now: datetime) -> Approval | None:
+        """The answer for ``plan_hash`` once its ``decided_at`` has come; used once."""
+        ...
+
+    def posted(self, thread_id: str) -> bool:
+        """Whether the request of ``thread_id`` was already published."""
+        ...
+
+    def mark_posted(self, thread_id: str, plan_hash: str) -> None:
+        """Remember that the request of ``thread_id`` went out."""
+        ...
+
+
+class ApprovalChannel(Protocol):
+    """Where a request is published (console, replay script, Slack, Remediation resource).
+
+    ``post`` returns at once; the human's answer, whenever it comes, goes into the
+    ``ApprovalInbox`` the channel was built with. No answer means expiry, a rejection.
+    """
+
+    def post(self, request: ApprovalRequest) -> None:
+        """Publish ``request``; never raises for a channel failure (fail closed: expiry)."""
         ...
 
 

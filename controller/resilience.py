@@ -5,6 +5,37 @@ this module only ever asks ``is_retryable``. A server's ``Retry-After`` travels 
 ``RetryAfterError`` (a ``TemporaryError`` whose ``delay`` the server chose): the wait is then at
 least that long, and a delay above ``max_retry_after`` fails the call at once instead of
 parking the caller for minutes.
+
+Why the breaker is written here rather than taken from a library (reviewed for issue 9). The
+retries already are a library: tenacity, extended only through its documented ``wait_base``
+and ``stop_base`` hooks. A breaker has to meet four requirements. Its time comes from the
+injected clock, so replay and tests are deterministic without patching the clock. It reports
+its state, failure count and next probe time for health details and metrics. Half-open lets
+exactly one probe out while other callers are rejected, without a lock held across the call.
+A caller's predicate decides what counts (a 400 proves the backend is up; an interrupted
+probe proves nothing). The maintained libraries considered:
+
+- ``pybreaker``: reads wall time (``datetime.now(UTC)`` when opening and when deciding to
+  half-open) with no clock parameter, so tests would need freezegun or a patched module.
+  ``call`` holds one RLock for the whole guarded call, so a slow Prometheus query would
+  block every other caller of the breaker. An open breaker reads "open" until a call moves
+  it, so health would miss the half-open state. BaseExceptions count as failures.
+- ``aiobreaker``: the asyncio port of pybreaker, with the same wall clock
+  (``datetime.utcnow``). Its API is async only, and these adapters are synchronous
+  (requests, the sync Anthropic client).
+- ``purgatory``: ``time.time()`` is hard-coded in its open state. Half-open lets every
+  concurrent request through instead of one probe. It is built around a named-breaker
+  factory with a unit of work and a message bus (async first, sync generated), which is
+  more machinery than one breaker per backend needs.
+- ``limits`` and ``aiolimiter``: rate limiters, not breakers. This module throttles
+  nothing client-side; it honours the server's Retry-After, a retry wait that tenacity
+  already serves. ``limits`` takes time from the wall clock in its storage backends (its
+  own tests freeze time with ``hiro``). ``aiolimiter`` is asyncio only, on the event
+  loop's clock. Policy rate caps are pure functions of the ledger history and ``now`` in
+  ``guardrails``, and the Kubernetes client's limiter lives in ``controller.kube``.
+
+So the breaker stays here: about 100 lines with an injected clock, tested through the
+adapters that use it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -19,6 +18,10 @@ from controller.errors import ConfigError
 from controller.models.base import Duration
 from controller.models.incident import Severity
 from controller.models.signals import Signal
+from controller.yamlfile import YamlSpec, load_yaml_file, require_mapping
+
+SETTINGS_YAML = YamlSpec(what="settings file", error=ConfigError)
+"""Settings files: YAML 1.2 read strictly (controller.yamlfile), at most 1 MiB."""
 
 
 class _Group(BaseModel):
@@ -274,16 +277,9 @@ def load_settings(config_file: Path | None = None) -> Settings:
     """Build settings from an optional YAML file plus the environment; raise ConfigError."""
     source = str(config_file) if config_file else "environment (AIOPS_*)"
     values: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(config_file, "", f"cannot read: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(config_file, "", f"invalid YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(config_file, "(root)", "must be a mapping")
-        values = loaded or {}
+    if config_file is not None:  # an empty file (or only comments) means the defaults
+        document = load_yaml_file(config_file, SETTINGS_YAML)
+        values = require_mapping(document, source, SETTINGS_YAML, allow_empty=True)
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from controller.models.actions import describe
 from controller.models.decisions import Approval, ApprovalOutcome, ApprovalRequest
-from controller.ports import Clock
+from controller.ports import ApprovalInbox, Clock
 
 MAX_PROMPTS = 5
 """Bound on "details" loops: after this many prompts without yes/no the request is rejected."""
@@ -29,12 +29,23 @@ class ConsoleApprover:
     """``ApprovalChannel`` that asks a person at the terminal."""
 
     def __init__(
-        self, *, console: Console, read: Callable[[str], str], user: str, clock: Clock
+        self,
+        *,
+        console: Console,
+        read: Callable[[str], str],
+        user: str,
+        clock: Clock,
+        inbox: ApprovalInbox,
     ) -> None:
+        self._inbox = inbox
         self._console = console
         self._read = read
         self._approver = f"console:{user}"
         self._clock = clock
+
+    def post(self, request: ApprovalRequest) -> None:
+        """Ask at the terminal now; the answer goes into the inbox."""
+        self._inbox.put(self.decide(request))
 
     def decide(self, request: ApprovalRequest) -> Approval:
         """Show ``request`` and return the bound answer."""

@@ -1,7 +1,8 @@
 """Approval stand-ins for replay: grant everything, deny everything, or answer as recorded.
 
-They answer instantly except the recorded approver, which answers when the human did, so the
-replay waits (and a late answer past the TTL expires into a rejection).
+Each is an ``ApprovalChannel``: ``post`` drops the answer into the inbox at its time. They
+answer instantly except the recorded approver, whose answer carries the time the human gave
+it, so the replay waits (and a late answer past the TTL expires into a rejection).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from controller.models.actions import ActionKind
 from controller.models.decisions import Approval, ApprovalOutcome, ApprovalRequest
 from controller.models.incident_file import RecordedApproval, RecordedApprovalOutcome
+from controller.ports import ApprovalInbox
 
 
 class GrantAll:
@@ -19,8 +21,15 @@ class GrantAll:
 
     approver = "replay:grant"
 
-    def decide(self, request: ApprovalRequest) -> Approval:
+    def __init__(self, inbox: ApprovalInbox) -> None:
+        self._inbox = inbox
+
+    def post(self, request: ApprovalRequest) -> None:
         """Approve immediately."""
+        self._inbox.put(self.decide(request))
+
+    def decide(self, request: ApprovalRequest) -> Approval:
+        """The approval this stand-in gives."""
         return _answer(request, ApprovalOutcome.APPROVED, self.approver, request.requested_at)
 
 
@@ -29,8 +38,15 @@ class DenyAll:
 
     approver = "replay:deny"
 
-    def decide(self, request: ApprovalRequest) -> Approval:
+    def __init__(self, inbox: ApprovalInbox) -> None:
+        self._inbox = inbox
+
+    def post(self, request: ApprovalRequest) -> None:
         """Reject immediately."""
+        self._inbox.put(self.decide(request))
+
+    def decide(self, request: ApprovalRequest) -> Approval:
+        """The rejection this stand-in gives."""
         return _answer(request, ApprovalOutcome.REJECTED, self.approver, request.requested_at)
 
 
@@ -42,8 +58,13 @@ class RecordedApprovals:
     the replayed controller asked); past the TTL it expires; no recorded answer expires too.
     """
 
-    def __init__(self, recorded: Sequence[RecordedApproval]) -> None:
+    def __init__(self, recorded: Sequence[RecordedApproval], inbox: ApprovalInbox) -> None:
         self._unused = sorted(recorded, key=lambda r: r.time)
+        self._inbox = inbox
+
+    def post(self, request: ApprovalRequest) -> None:
+        """Drop the recorded answer into the inbox at the time the human gave it."""
+        self._inbox.put(self.decide(request))
 
     def decide(self, request: ApprovalRequest) -> Approval:
         """The recorded answer for this workload and kind, or an expiry."""

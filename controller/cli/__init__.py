@@ -8,6 +8,7 @@ and no partial output file.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -21,13 +22,14 @@ from controller.bundled import default_runbooks
 from controller.cli.capture import capture as capture_command
 from controller.cli.common import fail, guard, stderr
 from controller.cli.replay import replay as replay_command
-from controller.errors import LedgerIntegrityError
+from controller.errors import LedgerIntegrityError, RunbookError
 from controller.guardrails.loader import load_policy, policy_json_schema
 from controller.incident_loader import incident_json_schema
-from controller.ledger import verify_ledger
+from controller.ledger import ledger_json_schema, ledger_key, verify_ledger
 from controller.planner.runbook.catalog import load_runbooks, runbook_json_schema
 from controller.replay.result import ReplayResult
 from controller.settings import Settings
+from controller.telemetry import configure_tracing, shutdown_tracing
 
 app = typer.Typer(
     name="aiops",
@@ -53,6 +55,7 @@ class SchemaName(StrEnum):
     RUNBOOK = "runbook"
     REPLAY_RESULT = "replay-result"
     SETTINGS = "settings"
+    LEDGER = "ledger"
 
 
 app.command("replay")(replay_command)
@@ -70,6 +73,7 @@ def schema(
         SchemaName.RUNBOOK: runbook_json_schema,
         SchemaName.REPLAY_RESULT: ReplayResult.model_json_schema,
         SchemaName.SETTINGS: Settings.model_json_schema,
+        SchemaName.LEDGER: ledger_json_schema,
     }
     sys.stdout.write(json.dumps(documents[name](), indent=2, sort_keys=True) + "\n")
 
@@ -91,10 +95,15 @@ def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]
 def runbooks_check(
     folder: Annotated[Path | None, typer.Argument(help="Runbook folder; default: bundled.")] = None,
 ) -> None:
-    """Validate every runbook in a folder."""
+    """Validate every runbook in a folder; a folder without any runbook is an error (exit 2)."""
 
     def run() -> None:
-        loaded = load_runbooks(folder or default_runbooks())
+        directory = folder or default_runbooks()
+        loaded = load_runbooks(directory)
+        if not loaded:
+            raise RunbookError(
+                directory, "", "no runbooks found (expected *.md files with YAML front-matter)"
+            )
         for runbook in loaded:
             typer.echo(f"{runbook.id}: ok ({runbook.source})")
 
@@ -108,11 +117,15 @@ def ledger_verify(
         bool, typer.Option(help="Accept a ledger that is still being written (no seal).")
     ] = False,
 ) -> None:
-    """Check a ledger's hash chain; exit 1 on tampering or truncation."""
+    """Check a ledger's hash chain; exit 1 on tampering or truncation.
+
+    With AIOPS_LEDGER_KEY set, the chain is checked as HMACs under that key.
+    """
 
     def run() -> None:
+        key = ledger_key(os.environ)
         try:
-            summary = verify_ledger(file, require_seal=not allow_unsealed)
+            summary = verify_ledger(file, require_seal=not allow_unsealed, key=key)
         except LedgerIntegrityError as exc:
             fail(f"ledger broken: {exc}", code=1)
         counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
@@ -130,5 +143,13 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the composition root of every command.
+
+    Tracing is configured here, once per process, and only exports when an OTLP endpoint is
+    set (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``); queued spans are flushed on exit.
+    """
+    tracing = configure_tracing()
+    try:
+        app()
+    finally:
+        shutdown_tracing(tracing)

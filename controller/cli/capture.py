@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from controller.capture_engine import CaptureRequest, MetricsBackend, capture_steps, parse_when
+from controller.capture_engine import (
+    CaptureRequest,
+    MetricsBackend,
+    capture_steps,
+    load_ground_truth,
+    parse_when,
+)
 from controller.capture_engine import capture as capture_incident
 from controller.cli.common import guard, stderr, write_atomically
 from controller.errors import BackendUnavailableError, InputError
@@ -28,19 +33,7 @@ if TYPE_CHECKING:
 
 
 def _load_truth(path: Path | None) -> GroundTruth | None:
-    if path is None:
-        return None
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, "", f"cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(path, "", f"invalid YAML/JSON: {exc}") from exc
-    try:
-        return GroundTruth.model_validate(data)
-    except ValidationError as exc:
-        location, reason = first_error(exc)
-        raise InputError(path, location, reason) from exc
+    return None if path is None else load_ground_truth(path)
 
 
 @contextmanager

@@ -6,19 +6,20 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from controller.bundled import default_policy, default_runbooks
 from controller.cli.common import guard, stderr, write_atomically
-from controller.errors import IncidentFileError
+from controller.errors import IncidentFileError, InputError
 from controller.guardrails.loader import load_policy
 from controller.incident_loader import dump_incident, load_incident
-from controller.ledger import LedgerWriter
+from controller.ledger import LedgerWriter, ledger_key
 from controller.logging import configure_logging
-from controller.models.incident_file import IncidentFile
+from controller.models.incident_file import IncidentFile, LlmExchange
 from controller.planner.runbook.catalog import Runbook, load_runbooks
 from controller.replay.inputs import (
     ApprovalsMode,
@@ -29,10 +30,8 @@ from controller.replay.inputs import (
 )
 from controller.replay.result import ReplayResult
 from controller.report import print_text, render
+from controller.report.view import score_verdict
 from controller.settings import Settings, load_settings
-
-if TYPE_CHECKING:
-    from controller.replay.engine import ReplayEngine
 
 
 class ReportFormat(StrEnum):
@@ -77,7 +76,10 @@ def replay(
     ] = PlannerMode.RUNBOOK,
     record_to: Annotated[
         Path | None,
-        typer.Option(help="With --planner llm: write the incident plus its LLM exchanges here."),
+        typer.Option(
+            help="With --planner llm: write the incident plus this run's LLM exchanges here "
+            "(any other planner: exit 2; no exchange made: nothing written, a warning)."
+        ),
     ] = None,
     metrics: Annotated[
         Path | None,
@@ -87,9 +89,15 @@ def replay(
         ),
     ] = None,
 ) -> None:
-    """Replay an incident through detection, planning, guardrails and approvals."""
+    """Replay an incident through detection, planning, guardrails and approvals.
+
+    Exit status: 0 when the replay passes its score (or the file has no ground truth to score
+    against), 1 when it is scored and the verdict is FAIL (the report and ledger are still
+    written), 2 on bad input (one line on stderr naming the file or flag, no output file).
+    """
 
     def run() -> None:
+        _check_record_to(record_to, planner)
         settings = load_settings(config)
         configure_logging(settings.log)
         loaded = load_incident(incident)
@@ -108,17 +116,19 @@ def replay(
         # Imported here: the planner graph (LangGraph) is only needed once a replay runs.
         from controller.replay.engine import ReplayEngine
 
-        with LedgerWriter(ledger_path) as writer:
+        key = ledger_key(os.environ)
+        window_end = loaded.window.end  # the seal is dated in replayed time: reproducible
+        with LedgerWriter(ledger_path, key=key, clock=lambda: window_end) as writer:
             engine = ReplayEngine(inputs, writer)
             result = engine.run()
             result = result.model_copy(
                 update={"run": result.run.model_copy(update={"ledger_path": str(ledger_path)})}
             )
             text = _render(result, output_format, output)
-            recording = _with_exchanges(loaded, engine) if record_to is not None else None
+            exchanges = engine.recorded_exchanges()
             exposition = engine.controller_metrics.exposition().decode("utf-8")
-        if record_to is not None and recording is not None:
-            write_atomically(record_to, dump_incident(recording))
+        if record_to is not None:
+            _record(record_to, loaded, exchanges, result)
         if metrics is not None:
             write_atomically(metrics, exposition)
         if output is not None:
@@ -126,8 +136,58 @@ def replay(
             stderr.print(f"report written to {output}; ledger {ledger_path}", highlight=False)
         elif output_format is not ReportFormat.TEXT:
             sys.stdout.write(text)
+        _exit_on_fail(result)
 
     guard(run)
+
+
+EXIT_SCORE_FAILED = 1
+"""``aiops replay``'s status when the replay is scored and its verdict is FAIL."""
+
+
+def _exit_on_fail(result: ReplayResult) -> None:
+    """Exit with EXIT_SCORE_FAILED (after every output is written) when the score failed."""
+    if result.score is None or result.score.passed:
+        return
+    verdict = score_verdict(result.score)
+    stderr.print(f"score: {verdict.text}; exit status {EXIT_SCORE_FAILED}", highlight=False)
+    raise typer.Exit(EXIT_SCORE_FAILED)
+
+
+def _check_record_to(record_to: Path | None, planner: PlannerMode) -> None:
+    """Only a live LLM run has exchanges to record: refuse the flag with any other planner."""
+    if record_to is not None and planner is not PlannerMode.LLM:
+        raise InputError(
+            "--record-to",
+            "",
+            f"only a --planner llm run has LLM exchanges to record (this run: --planner "
+            f"{planner.value}); nothing would be written",
+        )
+
+
+def _record(
+    path: Path,
+    incident: IncidentFile,
+    exchanges: tuple[LlmExchange, ...],
+    result: ReplayResult,
+) -> None:
+    """Write the incident plus this run's exchanges; with none, write nothing and warn."""
+    if not exchanges:
+        llm = result.llm
+        if llm is None or llm.calls == 0:
+            why = "no incident was planned"
+        else:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(llm.fallbacks.items()))
+            why = f"every LLM call fell back before a request: {reasons}"
+        stderr.print(
+            f"[yellow]warning:[/] --record-to {escape(str(path))}: not written: this run made "
+            f"no LLM exchanges ({escape(why)})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    recorded = (*incident.llm_exchanges, *exchanges)
+    write_atomically(path, dump_incident(incident.model_copy(update={"llm_exchanges": recorded})))
 
 
 def _proposer_factory(
@@ -159,12 +219,6 @@ def _proposer_factory(
     return lambda tools, clock: build_claude_planner(
         settings.llm, api_key, runbooks=runbooks, tools_data=tools, clock=clock
     )
-
-
-def _with_exchanges(incident: IncidentFile, engine: ReplayEngine) -> IncidentFile:
-    """The incident file with this run's LLM exchanges appended (live runs record them)."""
-    recorded = (*incident.llm_exchanges, *engine.recorded_exchanges())
-    return incident.model_copy(update={"llm_exchanges": recorded})
 
 
 def _render(result: ReplayResult, fmt: ReportFormat, output: Path | None) -> str:

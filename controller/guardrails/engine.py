@@ -25,6 +25,13 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from controller.guardrails.codes import (
+    APPROVAL_CODES,
+    CLAMP_CODES,
+    DENIAL_CODES,
+    TEMPORARY_DENIALS,
+)
+from controller.guardrails.context_rules import disagreement_rule, plan_age_rule
 from controller.guardrails.limits import clamp_count
 from controller.guardrails.loader import LoadedPolicy
 from controller.guardrails.policy import Policy, PolicyMode, PolicySpec
@@ -48,70 +55,9 @@ from controller.models.facts import PastAction, TargetFacts
 from controller.models.modes import Mode
 from controller.models.workloads import ScalingOwner, WorkloadInventory, WorkloadRef
 
-MutatingAction = ScaleAction | RollbackAction | RestartAction | PauseRolloutAction | AdjustHpaAction
+__all__ = ["APPROVAL_CODES", "CLAMP_CODES", "DENIAL_CODES", "denial_is_temporary", "evaluate"]
 
-DENIAL_CODES = frozenset(
-    {
-        ReasonCode.NAMESPACE_PROTECTED,
-        ReasonCode.NAMESPACE_DENIED,
-        ReasonCode.NAMESPACE_NOT_ALLOWED,
-        ReasonCode.KIND_NOT_ALLOWED,
-        ReasonCode.TARGET_UNKNOWN,
-        ReasonCode.SCALING_OWNED_ELSEWHERE,
-        ReasonCode.HPA_MISMATCH,
-        ReasonCode.NO_CHANGE,
-        ReasonCode.ROLLBACK_TARGET_UNKNOWN,
-        ReasonCode.ROLLBACK_TOO_DEEP,
-        ReasonCode.INPUTS_BLIND,
-        ReasonCode.INPUTS_STALE,
-        ReasonCode.MODE_FROZEN,
-        ReasonCode.MODE_BLIND,
-        ReasonCode.PLAN_STALE,
-        ReasonCode.ROLLOUT_IN_PROGRESS,
-        ReasonCode.COOLDOWN_ACTIVE,
-        ReasonCode.GLOBAL_RATE_CAP,
-        ReasonCode.NAMESPACE_RATE_CAP,
-        ReasonCode.CHANGE_FREEZE,
-    }
-)
-"""Any of these makes the verdict DENY."""
-CLAMP_CODES = frozenset(
-    {
-        ReasonCode.SCALE_TO_ZERO,
-        ReasonCode.REPLICAS_CLAMPED_CEILING,
-        ReasonCode.REPLICAS_CLAMPED_FLOOR,
-        ReasonCode.STEP_UP_CLAMPED,
-        ReasonCode.STEP_DOWN_CLAMPED,
-    }
-)
-"""Informational: the decision's action is smaller than the plan's."""
-APPROVAL_CODES = frozenset(
-    {
-        ReasonCode.APPROVAL_REQUIRED_KIND,
-        ReasonCode.APPROVAL_REQUIRED_RISK,
-        ReasonCode.APPROVAL_REQUIRED_NAMESPACE,
-        ReasonCode.APPROVAL_REQUIRED_ROLLOUT,
-        ReasonCode.APPROVAL_REQUIRED_DEGRADED,
-        ReasonCode.APPROVAL_REQUIRED_DISAGREEMENT,
-    }
-)
-"""Any of these (and no denial) makes the verdict NEEDS_APPROVAL."""
-TEMPORARY_DENIALS = frozenset(
-    {
-        ReasonCode.COOLDOWN_ACTIVE,
-        ReasonCode.GLOBAL_RATE_CAP,
-        ReasonCode.NAMESPACE_RATE_CAP,
-        ReasonCode.CHANGE_FREEZE,
-        ReasonCode.INPUTS_STALE,
-        ReasonCode.INPUTS_BLIND,
-        ReasonCode.ROLLOUT_IN_PROGRESS,
-        ReasonCode.MODE_FROZEN,
-        ReasonCode.MODE_BLIND,
-        ReasonCode.PLAN_STALE,
-    }
-)
-"""Denials that may lift by themselves (time passes, data returns, a rollout ends, a fresh
-plan is made): the incident is planned again later instead of being dropped."""
+MutatingAction = ScaleAction | RollbackAction | RestartAction | PauseRolloutAction | AdjustHpaAction
 
 
 def denial_is_temporary(decision: PolicyDecision) -> bool:
@@ -126,12 +72,37 @@ def evaluate(
     facts: TargetFacts,
     history: Sequence[PastAction],
     now: datetime,
+    *,
+    first_judgement: bool = False,
+    disagreement: str | None = None,
 ) -> PolicyDecision:
     """Judge ``plan`` under ``policy`` at ``now``; never raises for any valid models.
+
+    The one place a verdict is made. ``first_judgement``: the guard node's first look at a
+    new plan, where the plan-age rule applies (not the re-check right before the write, when
+    a human's minutes have always aged the snapshot). ``disagreement``: why the LLM and
+    runbook plans differ, which makes a human approve (CH-06). Both only add friction.
 
     Raises:
         ValueError: ``now`` has no timezone (a programming error, not a policy outcome).
     """
+    decision = _judge(plan, policy, facts, history, now)
+    if isinstance(plan.action, NoAction | EscalateAction):
+        return decision
+    if first_judgement:
+        decision = plan_age_rule(decision, plan, policy, now)
+    if disagreement is not None:
+        decision = disagreement_rule(decision, disagreement)
+    return decision
+
+
+def _judge(
+    plan: Plan,
+    policy: LoadedPolicy,
+    facts: TargetFacts,
+    history: Sequence[PastAction],
+    now: datetime,
+) -> PolicyDecision:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     action = plan.action

@@ -1,8 +1,9 @@
 """Load and validate policy documents: a bad policy never loads, and never replaces a good one.
 
 The order matters (R12, CH-21): the size is checked before parsing, the YAML is read strictly
-(strict_yaml), the header before the schema, the schema (policy.Policy) before the checks that
-need the outside world (timezones), and only then is a hash computed. Every failure is a
+(controller.yamlfile: YAML 1.2, no duplicate keys, tags or aliases), the header before the
+schema, the schema (policy.Policy) before the checks that need the outside world (timezones),
+and only then is a hash computed. Every failure is a
 PolicyError(source, location, reason) whose location is a key path with its line, such as
 ``spec.replicas.ceiling (line 31)``. Advisory findings (an empty allow-list means deny all) are
 warnings on the loaded policy, not errors.
@@ -20,12 +21,13 @@ from pydantic_core import ErrorDetails
 
 from controller.errors import PolicyError
 from controller.guardrails.policy import API_VERSION, KIND, Policy
-from controller.guardrails.strict_yaml import YamlDocument, parse_yaml
 from controller.models.base import FrozenModel, canonical_json, sha256_hex
+from controller.yamlfile import YamlDocument, YamlSpec, parse_yaml, read_text, require_mapping
 
 MAX_POLICY_BYTES = 1024 * 1024
 """Larger files are rejected before parsing (a 10 MB "policy" is a mistake or an attack)."""
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+POLICY_YAML = YamlSpec(what="policy", error=PolicyError, max_bytes=MAX_POLICY_BYTES)
 
 
 class LoadedPolicy(FrozenModel):
@@ -49,49 +51,19 @@ def policy_hash(policy: Policy) -> str:
 
 def load_policy(path: Path) -> LoadedPolicy:
     """Read, validate and hash the policy file at ``path``; raise PolicyError."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_POLICY_BYTES + 1)  # never more: a 10 MB file is not read
-    except OSError as exc:
-        raise PolicyError(path, "", f"cannot read: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_POLICY_BYTES:
-        raise _too_large(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PolicyError(path, f"byte {exc.start}", "not UTF-8 text") from exc
-    return load_policy_text(text, str(path))
+    return load_policy_text(read_text(path, POLICY_YAML), str(path))
 
 
 def load_policy_text(text: str, source: str) -> LoadedPolicy:
     """Validate and hash a policy given as text; ``source`` names it in errors."""
-    if (
-        len(text) > MAX_POLICY_BYTES
-        or len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES
-    ):
-        raise _too_large(source)
-    document = parse_yaml(text, source)
-    data = _mapping(document, source)
+    document = parse_yaml(text, source, POLICY_YAML)  # the size limit is checked first
+    data = require_mapping(document, source, POLICY_YAML)
     _check_header(data, document, source)
     policy = _validate(data, document, source)
     _check_timezones(policy, document, source)
     return LoadedPolicy(
         policy=policy, hash=policy_hash(policy), source=source, warnings=policy_warnings(policy)
     )
-
-
-def _too_large(source: str | Path) -> PolicyError:
-    return PolicyError(source, "", f"larger than {MAX_POLICY_BYTES} bytes (1 MiB): not a policy")
-
-
-def _mapping(document: YamlDocument, source: str) -> dict[Any, Any]:
-    """The document must be one mapping: anything else is not a Policy at all."""
-    if document.data is None:
-        raise PolicyError(source, "(root)", "the document is empty")
-    if not isinstance(document.data, dict):
-        kind = type(document.data).__name__
-        raise PolicyError(source, "(root)", f"must be a mapping (a Policy document), not a {kind}")
-    return document.data
 
 
 def _check_header(data: dict[Any, Any], document: YamlDocument, source: str) -> None:

@@ -7,32 +7,36 @@ windows ``error`` with the exact query, range and backend message; a workload ab
 successful answer gets ``no_data``; NaN and infinite samples become gaps. Values are reported
 as Prometheus returns them (no clamping), so a fleet-wide unit change stays visible (CH-09).
 
-This is the only module that imports ``prometheus_api_client``; its and ``requests``'
-exceptions are translated into TemporaryError / PermanentError right here.
+A tick (``observe``) moves the watched set, the cursors and the store on; a point read
+(``read``, the planner's look at its target) leaves them as they were. The HTTP boundary
+(client, one query through breaker and retries, SDK error translation) is
+``observers.prometheus_http``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-import requests
 import structlog
-from prometheus_api_client.exceptions import PrometheusApiClientException
-from prometheus_api_client.prometheus_connect import PrometheusConnect
-from urllib3.util.retry import Retry
 
 from controller.errors import ConfigError, PermanentError, TemporaryError
-from controller.models.base import epoch, from_epoch
+from controller.models.base import epoch
 from controller.models.modes import SourceHealth
-from controller.models.signals import Health, Signal, SignalWindow
+from controller.models.signals import Health, SeriesData, Signal, SignalWindow, window_at
 from controller.models.workloads import WorkloadRef
+from controller.observers.prometheus_http import (
+    PrometheusConnect,
+    QueryRange,
+    RangeQuerier,
+    aligned,
+    build_client,
+)
 from controller.observers.queries import (
     SETTINGS_SOURCE,
     fill,
@@ -42,14 +46,7 @@ from controller.observers.queries import (
     templates,
 )
 from controller.observers.series_store import Point, SeriesStore, parse_values
-from controller.resilience import (
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpenError,
-    RetryAfterError,
-    parse_retry_after,
-    retry_call,
-)
+from controller.resilience import BreakerState, CircuitBreaker, CircuitOpenError
 from controller.settings import PrometheusSettings
 
 SOURCE = "prometheus"
@@ -57,87 +54,6 @@ MAX_POINTS_PER_QUERY = 10_000
 """Prometheus refuses range queries over 11,000 points per series; capture chunks below it."""
 
 log = structlog.get_logger(__name__)
-
-_CLIENT_STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\Z", re.DOTALL)
-
-
-# -- boundary translation -------------------------------------------------------------------
-
-
-def _backend_message(status: int, body: str) -> str:
-    """Prometheus' own ``errorType: error`` when the body is its JSON, else the raw body."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and "error" in parsed:
-        detail = f"{parsed.get('errorType', 'error')}: {parsed['error']}"
-    else:
-        detail = body.strip()[:300]
-    return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
-
-
-def _from_status(
-    status: int, body: str, retry_after: float | None
-) -> TemporaryError | PermanentError:
-    """429 and 5xx may pass (with the server's Retry-After, when it sent one); 4xx never."""
-    message = _backend_message(status, body)
-    if status == 429 or status >= 500:
-        if retry_after is not None:
-            return RetryAfterError(f"{message} (Retry-After {retry_after:g}s)", delay=retry_after)
-        return TemporaryError(message)
-    return PermanentError(message)
-
-
-def translate(exc: Exception, timeout: float) -> TemporaryError | PermanentError:
-    """Map a requests / prometheus_api_client exception onto the controller's two kinds."""
-    response = getattr(exc, "response", None)
-    if isinstance(exc, requests.HTTPError) and response is not None:
-        headers = response.headers
-        retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
-        return _from_status(int(response.status_code), str(response.text), retry_after)
-    if isinstance(exc, PrometheusApiClientException):
-        match = _CLIENT_STATUS.match(str(exc))
-        if match:
-            return _from_status(int(match.group(1)), match.group(2), None)
-        return PermanentError(str(exc))
-    if isinstance(exc, requests.Timeout):
-        return TemporaryError(f"timed out after {timeout:g}s: {_reason(exc)}")
-    if isinstance(exc, requests.RequestException):
-        return TemporaryError(f"connection failed: {_reason(exc)}")
-    return PermanentError(f"unreadable response: {exc!r}")
-
-
-def _reason(exc: Exception) -> str:
-    """urllib3's underlying reason, without the URL (it repeats the whole encoded query)."""
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", None)
-    return str(reason) if reason is not None else str(exc)
-
-
-def _raise_for_status(response: Any, *args: object, **kwargs: object) -> None:
-    """requests response hook: fail on 4xx/5xx with the response (and its headers) attached."""
-    response.raise_for_status()
-
-
-def build_client(settings: PrometheusSettings) -> PrometheusConnect:
-    """A PrometheusConnect with our headers and TLS choice, and without SDK retries.
-
-    The SDK's own urllib3 retries are switched off (R9: one retry layer, ours), and a
-    response hook keeps the HTTP status and Retry-After header of failed calls.
-    """
-    if not settings.url:
-        raise ConfigError(SETTINGS_SOURCE, "prometheus.url", "is required to query Prometheus")
-    session = requests.Session()
-    session.verify = settings.verify_tls
-    session.hooks["response"].append(_raise_for_status)
-    return PrometheusConnect(
-        url=settings.url.rstrip("/"),
-        headers=dict(settings.headers),
-        disable_ssl=not settings.verify_tls,
-        retry=Retry(total=0, read=False, raise_on_status=False),
-        session=session,
-    )
 
 
 def build_prometheus_metrics(
@@ -157,32 +73,7 @@ def build_prometheus_metrics(
     )
 
 
-# -- one query --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueryRange:
-    """The [start, end] range and step of one range query, in epoch seconds."""
-
-    start: float
-    end: float
-    step: float
-
-    @property
-    def last_step(self) -> float:
-        """The newest evaluation time Prometheus answers for (start + k * step <= end)."""
-        return self.start + math.floor((self.end - self.start) / self.step) * self.step
-
-    def describe(self) -> str:
-        """Human form for error messages: ISO start..end and the step."""
-        start = from_epoch(self.start).isoformat()
-        end = from_epoch(self.end).isoformat()
-        return f"{start}..{end} step {self.step:g}s"
-
-
-def aligned(at: float, step: float) -> float:
-    """``at`` rounded down to a multiple of ``step``: stable timestamps across ticks."""
-    return math.floor(at / step) * step
+# -- answers, cursors, the last tick -----------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +103,18 @@ def _workload_key(metric: Mapping[str, Any]) -> str | None:
     return f"{namespace}/{workload}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    """The last fleet tick: when it evaluated, and the windows it returned (immutable)."""
+
+    at: float
+    windows: Mapping[str, Mapping[Signal, SignalWindow]]
+
+
+def _unique(workloads: Sequence[WorkloadRef]) -> list[WorkloadRef]:
+    return list({ref.key: ref for ref in workloads}.values())
+
+
 class PrometheusMetrics:
     """MetricsSource and HealthReporter over a Prometheus-compatible HTTP API."""
 
@@ -225,44 +128,62 @@ class PrometheusMetrics:
         sleep: Callable[[float], None] = time.sleep,
         breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._client = client
         self._settings = settings
         self._templates = templates(settings)
         self._step = settings.step.total_seconds()
         if self._step <= 0:
             raise ConfigError(SETTINGS_SOURCE, "prometheus.step", "must be positive")
         self._lookback = settings.lookback.total_seconds()
-        self._timeout = settings.timeout.total_seconds()
         self._stale_after = stale_after.total_seconds()
-        self._sleep = sleep
-        self._breaker = breaker or CircuitBreaker(settings.breaker, clock)
+        self._http = RangeQuerier(
+            client, settings, breaker or CircuitBreaker(settings.breaker, clock), sleep
+        )
         self._store = SeriesStore(self._lookback)
         self._cursors: dict[Signal, _Cursor] = {}
         self._latest: dict[Signal, dict[str, Point]] = {}
+        self._tick: _Tick | None = None
         self._last_success: datetime | None = None
         self._last_error: tuple[datetime, str] | None = None
+        self._lock = threading.Lock()
+        """``observe`` (the loop's tick) and ``read`` (the planner thread) share the store
+        and cursors: one at a time."""
 
     def close(self) -> None:
         """Release the HTTP connection pool (on shutdown)."""
-        self._client.close()
+        self._http.close()
 
     @property
     def breaker(self) -> CircuitBreaker:
         """The circuit breaker guarding this Prometheus (its state feeds health details)."""
-        return self._breaker
+        return self._http.breaker
 
     # -- MetricsSource --------------------------------------------------------------------
 
     def observe(
         self, workloads: Sequence[WorkloadRef], now: datetime
     ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
-        """Every signal's window for each workload at ``now``; never raises for backend faults."""
-        refs = list({ref.key: ref for ref in workloads}.values())
+        """Every signal's window for each workload at ``now``; never raises for backend faults.
+
+        A fleet tick: ``workloads`` become the watched set (the store forgets the others) and
+        the cursors, raw values and health move on. A look at a few workloads is ``read``.
+        """
+        with self._lock:
+            return self._observe(workloads, now)
+
+    def _observe(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        refs = _unique(workloads)
         if not refs:
             return {}
         at = epoch(now)
         keys = frozenset(ref.key for ref in refs)
         self._store.forget(set(keys))
+        # A cursor vouches only for series still stored: a workload dropped and re-added
+        # is backfilled, even when its signal's last query failed.
+        self._cursors = {
+            s: _Cursor(c.watermark, c.covered & keys) for s, c in self._cursors.items()
+        }
         values = placeholder_values(self._settings, refs)
         answers = {
             signal: self._fetch_tail(signal, fill(template, values), keys, at)
@@ -270,12 +191,79 @@ class PrometheusMetrics:
         }
         self._store.trim(at)
         self._note_tick(answers, now)
-        return {
+        windows = {
             ref.key: {
-                signal: self._window(ref, signal, answer, at) for signal, answer in answers.items()
+                signal: _window(ref, signal, answer, at, self._store.data((ref.key, signal)))
+                for signal, answer in answers.items()
             }
             for ref in refs
         }
+        self._tick = _Tick(at, windows)
+        return windows
+
+    def read(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        """A point read of ``workloads`` at ``now``; never raises for backend faults.
+
+        Leaves the watched set, the cursors, the stored series, the raw values and health
+        untouched, so the next tick costs and shows what it would have without this read.
+
+        A workload the last tick returned is served from that tick, re-stamped at ``now``,
+        while ``now`` falls in the tick's evaluation step: ranges start on a multiple of
+        ``step``, so a query now would evaluate exactly the same steps and could only repeat
+        the answer. The others cost one range query per signal for just them: the tail since
+        the signal's cursor laid over a copy of the stored history when every one of them is
+        watched, else the whole lookback.
+        """
+        with self._lock:
+            return self._read(workloads, now)
+
+    def _read(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        refs = _unique(workloads)
+        found = self._from_tick(refs, now)
+        rest = [ref for ref in refs if ref.key not in found]
+        if rest:
+            found.update(self._read_fresh(rest, epoch(now)))
+        return {ref.key: found[ref.key] for ref in refs}
+
+    def _from_tick(
+        self, refs: Sequence[WorkloadRef], now: datetime
+    ) -> dict[str, Mapping[Signal, SignalWindow]]:
+        """The last tick's windows of ``refs`` seen at ``now``, when ``now`` is in its step."""
+        tick, at = self._tick, epoch(now)
+        if tick is None or at < tick.at or aligned(at, self._step) != aligned(tick.at, self._step):
+            return {}
+        return {
+            ref.key: {signal: window_at(w, now) for signal, w in tick.windows[ref.key].items()}
+            for ref in refs
+            if ref.key in tick.windows
+        }
+
+    def _read_fresh(
+        self, refs: Sequence[WorkloadRef], at: float
+    ) -> dict[str, Mapping[Signal, SignalWindow]]:
+        """One query per signal for ``refs``, laid over copies of what the store holds."""
+        keys = frozenset(ref.key for ref in refs)
+        values = placeholder_values(self._settings, refs)
+        found: dict[str, dict[Signal, SignalWindow]] = {ref.key: {} for ref in refs}
+        for signal, template in self._templates.items():
+            span = self._tail(signal, keys, at)
+            answer = self._ask(fill(template, values), span, keys)
+            if answer.error is not None:
+                log.info("prometheus read failed", signal=signal.value, error=answer.error)
+            for ref in refs:
+                key = (ref.key, signal)
+                fetched = answer.series.get(ref.key, [])
+                data = (
+                    self._store.data(key)
+                    if answer.error is not None
+                    else self._store.merged(key, span.start, span.end, fetched)
+                )
+                found[ref.key][signal] = _window(ref, signal, answer, at, data)
+        return dict(found)
 
     def _tail(self, signal: Signal, keys: frozenset[str], at: float) -> QueryRange:
         """Backfill the whole lookback the first time (or for new workloads), else the tail."""
@@ -300,76 +288,12 @@ class PrometheusMetrics:
     def _ask(self, query: str, span: QueryRange, keys: frozenset[str]) -> _Answer:
         """Run one range query; every failure comes back as an _Answer with ``error`` set."""
         try:
-            result = self._query(query, span)
+            result = self._http.query(query, span)
         except CircuitOpenError:
-            return _Answer(query, span, error=self._circuit_message(query, span))
+            return _Answer(query, span, error=self._http.circuit_message(query, span))
         except (TemporaryError, PermanentError) as exc:
             return _Answer(query, span, error=f"query {query} over {span.describe()} failed: {exc}")
-        return self._collect(query, span, result, keys)
-
-    def _circuit_message(self, query: str, span: QueryRange) -> str:
-        return (
-            f"circuit open after {self._breaker.consecutive_failures} consecutive failures "
-            f"(next probe in {self._breaker.retry_in():.0f}s); skipped query {query} "
-            f"over {span.describe()}"
-        )
-
-    def _query(self, query: str, span: QueryRange) -> list[Any]:
-        """One range query through the breaker and the retry layer; translated errors only."""
-
-        def attempt() -> list[Any]:
-            try:
-                result = self._client.custom_query_range(
-                    query,
-                    start_time=from_epoch(span.start),
-                    end_time=from_epoch(span.end),
-                    step=f"{span.step:g}",
-                    params={"timeout": f"{self._timeout:g}s"},
-                    # requests takes float seconds; the client merely annotates ``int``.
-                    timeout=cast(int, self._timeout),
-                )
-            except (
-                requests.RequestException,
-                PrometheusApiClientException,
-                ValueError,
-                KeyError,
-            ) as exc:
-                raise translate(exc, self._timeout) from exc
-            if not isinstance(result, list):
-                raise PermanentError(f"unreadable response: result is {type(result).__name__}")
-            return result
-
-        return self._breaker.call(
-            lambda: retry_call(
-                attempt,
-                settings=self._settings.retry,
-                name="prometheus.query_range",
-                sleep=self._sleep,
-            )
-        )
-
-    def _collect(
-        self, query: str, span: QueryRange, result: list[Any], keys: frozenset[str]
-    ) -> _Answer:
-        """Keep the watched workloads' series; count duplicates and dropped NaN/Inf samples."""
-        answer = _Answer(query, span)
-        for item in result:
-            if not isinstance(item, dict) or not isinstance(item.get("metric"), dict):
-                continue
-            key = _workload_key(item["metric"])
-            if key is None or key not in keys:
-                continue
-            points, dropped = parse_values(item.get("values") or [])
-            answer.copies[key] = answer.copies.get(key, 0) + 1
-            answer.dropped[key] = answer.dropped.get(key, 0) + dropped
-            answer.series[key] = points
-        return answer
-
-    def _window(self, ref: WorkloadRef, signal: Signal, answer: _Answer, at: float) -> SignalWindow:
-        """The window of one (workload, signal); health and message say why it is not ok."""
-        data = self._store.data((ref.key, signal))
-        health, message = _judge(ref.key, answer)
-        return SignalWindow(ref, signal, f"{SOURCE}:{signal.value}", at, data, health, message)
+        return _collect(query, span, result, keys)
 
     # -- HealthReporter -----------------------------------------------------------------
 
@@ -386,7 +310,7 @@ class PrometheusMetrics:
         age = None if last is None else (now - last).total_seconds()
         ok = age is not None and age <= self._stale_after
         parts = ["no successful tick yet" if age is None else f"last full tick {age:.0f}s ago"]
-        state = self._breaker.state
+        state = self.breaker.state
         if state is not BreakerState.CLOSED:
             parts.append(f"circuit {state.value}")
         if self._last_error is not None:
@@ -452,7 +376,7 @@ class PrometheusMetrics:
         query = fill(self._templates[Signal.REPLICAS_AVAILABLE], values)
         width = epoch(end) - epoch(start)
         span = QueryRange(epoch(start), epoch(end), max(self._step, math.ceil(width / 100)))
-        result = self._query_or_raise(query, span)
+        result = self._http.query_or_raise(query, span)
         found: set[tuple[str, str]] = set()
         for item in result:
             key = _workload_key(item.get("metric", {})) if isinstance(item, dict) else None
@@ -464,18 +388,8 @@ class PrometheusMetrics:
     def _fetch_or_raise(
         self, query: str, span: QueryRange, keys: frozenset[str]
     ) -> dict[str, list[Point]]:
-        result = self._query_or_raise(query, span)
-        return self._collect(query, span, result, keys).series
-
-    def _query_or_raise(self, query: str, span: QueryRange) -> list[Any]:
-        """``_query`` whose errors name the query and the range (kept temporary or not)."""
-        try:
-            return self._query(query, span)
-        except TemporaryError as exc:
-            message = f"query {query} over {span.describe()} failed: {exc}"
-            raise TemporaryError(message, delay=exc.delay) from exc
-        except PermanentError as exc:
-            raise PermanentError(f"query {query} over {span.describe()} failed: {exc}") from exc
+        result = self._http.query_or_raise(query, span)
+        return _collect(query, span, result, keys).series
 
 
 def _chunks(start: float, end: float, step: float, points: int) -> list[QueryRange]:
@@ -508,3 +422,27 @@ def _judge(key: str, answer: _Answer) -> tuple[Health, str]:
             f"query {answer.query} returned only NaN/Inf samples ({dropped}) for {key} {where}"
         )
     return Health.OK, ""
+
+
+def _collect(query: str, span: QueryRange, result: list[Any], keys: frozenset[str]) -> _Answer:
+    """Keep the watched workloads' series; count duplicates and dropped NaN/Inf samples."""
+    answer = _Answer(query, span)
+    for item in result:
+        if not isinstance(item, dict) or not isinstance(item.get("metric"), dict):
+            continue
+        key = _workload_key(item["metric"])
+        if key is None or key not in keys:
+            continue
+        points, dropped = parse_values(item.get("values") or [])
+        answer.copies[key] = answer.copies.get(key, 0) + 1
+        answer.dropped[key] = answer.dropped.get(key, 0) + dropped
+        answer.series[key] = points
+    return answer
+
+
+def _window(
+    ref: WorkloadRef, signal: Signal, answer: _Answer, at: float, data: SeriesData
+) -> SignalWindow:
+    """The window of one (workload, signal); health and message say why it is not ok."""
+    health, message = _judge(ref.key, answer)
+    return SignalWindow(ref, signal, f"{SOURCE}:{signal.value}", at, data, health, message)

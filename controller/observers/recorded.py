@@ -31,6 +31,12 @@ class RecordedMetrics:
         at = epoch(now)
         return {ref.key: self._windows(ref, at) for ref in workloads}
 
+    def read(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        """The same as ``observe``: a recording has no watched set, cursor or cache to keep."""
+        return self.observe(workloads, now)
+
     def _windows(self, ref: WorkloadRef, at: float) -> dict[Signal, SignalWindow]:
         windows: dict[Signal, SignalWindow] = {}
         for signal, data in self._series.get(ref.key, {}).items():

@@ -51,6 +51,15 @@ class _Series:
     values: list[float]
 
 
+def _splice(series: _Series, start: float, end: float, points: Iterable[Point]) -> None:
+    """Make ``points`` the only samples of ``series`` within [start, end], in place."""
+    lo = bisect.bisect_left(series.times, start)
+    hi = bisect.bisect_right(series.times, end)
+    fresh = [(t, v) for t, v in finite_points(points) if start <= t <= end]
+    series.times[lo:hi] = [t for t, _ in fresh]
+    series.values[lo:hi] = [v for _, v in fresh]
+
+
 class SeriesStore:
     """Samples per (workload key, signal), at most ``lookback`` seconds old."""
 
@@ -62,12 +71,22 @@ class SeriesStore:
 
     def replace(self, key: Key, start: float, end: float, points: Iterable[Point]) -> None:
         """Make ``points`` the only samples of ``key`` within [start, end]."""
-        series = self._series.setdefault(key, _Series([], []))
-        lo = bisect.bisect_left(series.times, start)
-        hi = bisect.bisect_right(series.times, end)
-        fresh = [(t, v) for t, v in finite_points(points) if start <= t <= end]
-        series.times[lo:hi] = [t for t, _ in fresh]
-        series.values[lo:hi] = [v for _, v in fresh]
+        _splice(self._series.setdefault(key, _Series([], [])), start, end, points)
+
+    def merged(self, key: Key, start: float, end: float, points: Iterable[Point]) -> SeriesData:
+        """What ``replace`` then ``trim(end)`` would leave of ``key``, without changing the store.
+
+        For point reads: a fetched tail laid over the stored history of a watched series,
+        cut to [end - lookback, end]; the store, and every later tick, never see it.
+        """
+        stored = self._series.get(key)
+        copy = (
+            _Series([], []) if stored is None else _Series(list(stored.times), list(stored.values))
+        )
+        _splice(copy, start, end, points)
+        lo = bisect.bisect_left(copy.times, end - self.lookback)
+        hi = bisect.bisect_right(copy.times, end)
+        return SeriesData(tuple(copy.times[lo:hi]), tuple(copy.values[lo:hi]))
 
     def trim(self, now: float) -> None:
         """Forget samples older than the lookback, and series left empty."""

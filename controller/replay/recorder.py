@@ -1,8 +1,8 @@
 """The replay's ledger sink: every entry is chained into the ledger, then narrated.
 
 The planner graph writes its stages (proposal, decision, approval, action, verification,
-escalation) through ``append`` exactly as it does live; the engine writes detection, mode
-and blind-spot entries through the small helpers below, which also go through ``append``.
+escalation) and the control loop its detection, mode and blind-spot entries through
+``append``, exactly as they do live.
 The report's timeline and its result lists are read back from those entries and nothing
 else, so the ledger and the report cannot tell different stories.
 """
@@ -24,6 +24,15 @@ from controller.models.decisions import (
 )
 from controller.models.incident import BlindSpot, Incident
 from controller.models.ledger import EntryType, LedgerEntry
+from controller.models.ledger_payloads import (
+    BlindPayload,
+    DecisionPayload,
+    DetectionPayload,
+    EscalationPayload,
+    PlannerPayload,
+    ResolvedPayload,
+    SightRestored,
+)
 from controller.models.modes import ModeState
 from controller.models.proposals import ProposalOutcome
 from controller.models.workloads import WorkloadRef
@@ -95,31 +104,6 @@ class Recorder:
             narrate(entry)
         return entry
 
-    # -- what the engine reports (detection side) ---------------------------------------
-
-    def mode(self, state: ModeState, now: datetime) -> None:
-        """The controller entered another mode (an alert in the live operator, I7)."""
-        self.append(now, EntryType.MODE, state.model_dump(mode="json"))
-
-    def detection(self, incident: Incident, now: datetime, *, updated: bool = False) -> None:
-        """An incident opened (or its diagnosis changed)."""
-        payload = {"updated": updated, "incident": incident.model_dump(mode="json")}
-        self.append(now, EntryType.DETECTION, payload, incident_id=incident.id)
-
-    def resolved(self, incident: Incident, now: datetime) -> None:
-        """An incident's conditions cleared."""
-        payload = {"workload": incident.workload.model_dump(mode="json")}
-        self.append(now, EntryType.RESOLVED, payload, incident_id=incident.id)
-
-    def blind(self, spot: BlindSpot, now: datetime) -> None:
-        """A workload became blind: reported, never acted on."""
-        self.append(now, EntryType.BLIND, spot.model_dump(mode="json"))
-
-    def sight_restored(self, workload: WorkloadRef, now: datetime) -> None:
-        """A blind workload has fresh data again."""
-        payload = {"workload": workload.model_dump(mode="json"), "restored": True}
-        self.append(now, EntryType.BLIND, payload)
-
     # -- narration: one timeline row (at most) per ledger entry -------------------------
 
     def _event(
@@ -151,76 +135,78 @@ class Recorder:
         )
 
     def _on_mode(self, entry: LedgerEntry) -> None:
-        state = ModeState.model_validate(entry.payload)
+        state = entry.payload_as(ModeState)
         self.modes.append(state)
         why = "; ".join(state.reasons) or "all sources fresh"
         self._event(entry, TimelineKind.MODE, f"mode {state.mode.value}: {why}")
 
     def _on_detection(self, entry: LedgerEntry) -> None:
-        incident = Incident.model_validate(entry.payload["incident"])
+        detection = entry.payload_as(DetectionPayload)
+        incident = detection.incident
         # Keep the diagnosis as opened: what the first plan acted on and what is scored.
         self.incidents.setdefault(incident.id, incident)
         kinds = ", ".join(f.kind.value for f in incident.findings)
-        verb = "diagnosis changed" if entry.payload["updated"] else "incident opened"
+        verb = "diagnosis changed" if detection.updated else "incident opened"
         summary = f"{verb}: {kinds}; lead hypothesis {incident.lead.fault.value}"
         self._event(entry, TimelineKind.DETECTION, summary, workload=incident.workload)
 
     def _on_resolved(self, entry: LedgerEntry) -> None:
-        workload = WorkloadRef.model_validate(entry.payload["workload"])
+        workload = entry.payload_as(ResolvedPayload).workload
         self._event(
             entry, TimelineKind.RESOLVED, "signals back within thresholds", workload=workload
         )
 
     def _on_blind(self, entry: LedgerEntry) -> None:
-        if entry.payload.get("restored"):
-            workload = WorkloadRef.model_validate(entry.payload["workload"])
-            self._event(entry, TimelineKind.SIGHT_RESTORED, "fresh data again", workload=workload)
+        spot = entry.payload_as(BlindPayload).root
+        if isinstance(spot, SightRestored):
+            self._event(
+                entry, TimelineKind.SIGHT_RESTORED, "fresh data again", workload=spot.workload
+            )
             return
-        spot = BlindSpot.model_validate(entry.payload)
         self.blind_spots.append(spot)
         self._event(entry, TimelineKind.BLIND, f"cannot see: {spot.reason}", workload=spot.workload)
 
     def _on_planner(self, entry: LedgerEntry) -> None:
-        fields = {k: v for k, v in entry.payload.items() if k in ProposalOutcome.model_fields}
-        outcome = ProposalOutcome.model_validate({**fields, "plan": entry.payload["llm_plan"]})
+        outcome = entry.payload_as(PlannerPayload).outcome()
         self.planner_outcomes.append(outcome)
         self._event(entry, TimelineKind.PLANNER, planner_summary(outcome))
 
     def _on_proposal(self, entry: LedgerEntry) -> None:
-        plan = Plan.model_validate(entry.payload)
+        plan = entry.payload_as(Plan)
         self.plans.append(plan)
         source = plan.runbook_id or plan.planner.value
         summary = f"{describe(plan.action)} [{source}]"
         self._event(entry, TimelineKind.PROPOSAL, summary, workload=plan.action.target)
 
     def _on_decision(self, entry: LedgerEntry) -> None:
-        decision = PolicyDecision.model_validate(entry.payload["decision"])
+        verdict = entry.payload_as(DecisionPayload)
+        decision = verdict.decision
         self.decisions.append(decision)
-        prefix = "re-checked before acting: " if entry.payload["revalidation"] else ""
+        prefix = "re-checked before acting: " if verdict.revalidation else ""
         clamp = f"; clamped to {describe(decision.action)}" if decision.clamped else ""
         dry = " (dry run)" if decision.dry_run else ""
         summary = f"{prefix}{decision.verdict.value}{dry} [{_codes(decision)}]{clamp}"
         self._event(entry, TimelineKind.VERDICT, summary, workload=decision.action.target)
 
     def _on_approval(self, entry: LedgerEntry) -> None:
-        approval = Approval.model_validate(entry.payload)
+        approval = entry.payload_as(Approval)
         self.approvals.append(approval)
         note = f" ({approval.note})" if approval.note else ""
         summary = f"{approval.outcome.value} by {approval.approver}{note}"
         self._event(entry, TimelineKind.APPROVAL, summary)
 
     def _on_action(self, entry: LedgerEntry) -> None:
-        result = ActionResult.model_validate(entry.payload)
+        result = entry.payload_as(ActionResult)
         self.actions.append(result)
         revert = "revert: " if result.revert_of else ""
         summary = f"{revert}{describe(result.action)}: {result.status.value} ({result.detail})"
         self._event(entry, TimelineKind.ACTION, summary, workload=result.action.target)
 
     def _on_verification(self, entry: LedgerEntry) -> None:
-        result = VerificationResult.model_validate(entry.payload)
+        result = entry.payload_as(VerificationResult)
         self.verifications.append(result)
         summary = f"{result.phase.value}: {result.detail}"
         self._event(entry, TimelineKind.VERIFICATION, summary)
 
     def _on_escalation(self, entry: LedgerEntry) -> None:
-        self._event(entry, TimelineKind.ESCALATION, str(entry.payload["reason"]))
+        self._event(entry, TimelineKind.ESCALATION, entry.payload_as(EscalationPayload).reason)

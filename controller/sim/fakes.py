@@ -6,12 +6,13 @@ mocks: the simulated cluster enforces conditional writes the way the API server 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from controller.errors import TemporaryError
-from controller.ledger import chain_entry
+from controller.ledger import chain_entry, checked_key
 from controller.models.actions import (
     Action,
     AdjustHpaAction,
@@ -56,10 +57,12 @@ class StaticKillSwitch:
 
 
 class InMemoryLedger:
-    """A hash-chained ledger kept in a list (same chaining as the file ledger)."""
+    """A hash-chained ledger kept in a list: it validates and chains exactly like the file
+    ledger (``chain_entry``), so a payload that does not fit its model raises here too."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, key: bytes | None = None) -> None:
         self.entries: list[LedgerEntry] = []
+        self._key = checked_key(key)
 
     @property
     def head(self) -> str:
@@ -75,10 +78,11 @@ class InMemoryLedger:
         incident_id: str | None = None,
         plan_hash: str | None = None,
     ) -> LedgerEntry:
-        """Chain and keep one entry."""
+        """Validate, chain and keep one entry."""
         entry = chain_entry(
-            len(self.entries), self.head, time, entry_type, incident_id, plan_hash, payload
-        )
+            len(self.entries), self.head, time, entry_type, incident_id, plan_hash, payload,
+            key=self._key,
+        )  # fmt: skip
         self.entries.append(entry)
         return entry
 
@@ -104,6 +108,44 @@ def _changed(inventory: WorkloadInventory, action: Action) -> WorkloadInventory:
     return inventory
 
 
+_Identity = tuple[str, str, str]
+"""A workload reference's fields: two refs are equal exactly when these are."""
+
+
+def _identity(ref: WorkloadRef) -> _Identity:
+    return ref.namespace, ref.name, ref.kind
+
+
+class _WorkloadEvents:
+    """Events indexed per workload, oldest first, with their times for bisection.
+
+    Built once from the cluster's time-sorted events, so each workload's list keeps that
+    (stable) order, and the events up to a time are a prefix found by ``bisect``. The last
+    prefix handed out per workload is kept: the replay asks every tick and it rarely grows.
+    """
+
+    def __init__(self, events: list[ClusterEvent]) -> None:
+        self._times: dict[_Identity, list[datetime]] = {}
+        self._events: dict[_Identity, list[ClusterEvent]] = {}
+        for event in events:
+            key = _identity(event.workload)
+            self._times.setdefault(key, []).append(event.time)
+            self._events.setdefault(key, []).append(event)
+        self._last: dict[_Identity, tuple[ClusterEvent, ...]] = {}
+
+    def until(self, ref: WorkloadRef, until: datetime) -> tuple[ClusterEvent, ...]:
+        """The events of ``ref`` with ``time <= until``, oldest first."""
+        key = _identity(ref)
+        times = self._times.get(key)
+        if not times:
+            return ()
+        count = bisect.bisect_right(times, until)
+        last = self._last.get(key)
+        if last is None or len(last) != count:
+            last = self._last[key] = tuple(self._events[key][:count])
+        return last
+
+
 class SimulatedCluster:
     """ClusterReader + ClusterWriter over in-memory workloads, with resource versions.
 
@@ -120,6 +162,7 @@ class SimulatedCluster:
         self._workloads = {w.ref.key: LiveWorkload(w, "1") for w in workloads}
         self._namespaces = {n.name: n for n in namespaces or []}
         self._events = sorted(events or [], key=lambda e: e.time)
+        self._by_workload = _WorkloadEvents(self._events)
         self._applied_events = 0
         self._version = 1
         self.writes: list[tuple[datetime, Action]] = []
@@ -178,8 +221,8 @@ class SimulatedCluster:
         return None
 
     def events(self, ref: WorkloadRef, until: datetime) -> tuple[ClusterEvent, ...]:
-        """Events of one workload up to ``until``."""
-        return tuple(e for e in self._events if e.workload == ref and e.time <= until)
+        """Events of one workload up to ``until``, oldest first (O(log n) per call)."""
+        return self._by_workload.until(ref, until)
 
     def apply(
         self, action: Action, *, resource_version: str, idempotency_key: str, now: datetime

@@ -24,9 +24,10 @@ from controller.models.ledger import EntryType, LedgerEntry
 from controller.models.proposals import FallbackReason, ProposalOutcome, ProposalRequest
 from controller.models.signals import SeriesData, Signal, SignalWindow
 from controller.models.workloads import NamespaceInfo, WorkloadRef
-from controller.planner.graph.context import InMemoryHistory, PlannerContext, PlannerSettings
+from controller.planner.graph.context import PlannerContext, PlannerSettings
 from controller.planner.runbook.catalog import Runbook, load_runbooks
 from controller.sim.fakes import InMemoryLedger, SimulatedClock, SimulatedCluster, StaticKillSwitch
+from controller.state.history import StoredHistory
 from tests.factories import T0, WEB, inventory
 
 OPTED_IN = NamespaceInfo(name="shop", labels={"aiops.dev/remediate": "enabled"})
@@ -93,6 +94,12 @@ class ReactiveMetrics:
         window = SignalWindow(WEB, Signal.CPU_SATURATION, "test", now.timestamp(), data)
         return {w.key: {Signal.CPU_SATURATION: window} for w in workloads if w == WEB}
 
+    def read(
+        self, workloads: Sequence[WorkloadRef], now: datetime
+    ) -> Mapping[str, Mapping[Signal, SignalWindow]]:
+        """The planner's point read: this fake keeps no watched set, so it is ``observe``."""
+        return self.observe(workloads, now)
+
 
 @dataclass
 class ScriptedProposer:
@@ -149,7 +156,7 @@ class World:
     clock: SimulatedClock
     ledger: InMemoryLedger
     metrics: ReactiveMetrics
-    history: InMemoryHistory
+    history: StoredHistory
     policy: LoadedPolicy = POLICY
     proposer: ScriptedProposer | None = None
     executor: object | None = None
@@ -193,6 +200,6 @@ def make_world(
         clock=SimulatedClock(T0),
         ledger=InMemoryLedger(),
         metrics=ReactiveMetrics(cluster, after, fresh_from, stall),
-        history=InMemoryHistory(),
+        history=StoredHistory(),
         **kwargs,  # type: ignore[arg-type]
     )

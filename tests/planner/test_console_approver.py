@@ -12,6 +12,7 @@ from rich.console import Console
 from controller.approvals.console import MAX_PROMPTS, ConsoleApprover
 from controller.models.decisions import ApprovalOutcome, Reason, ReasonCode
 from controller.sim.fakes import SimulatedClock
+from controller.state.inbox import StoredInbox
 from tests.factories import T0
 from tests.planner.test_routes_and_helpers import REQUEST
 
@@ -47,7 +48,11 @@ def test_console_answers(answers: list[str | type[BaseException]], outcome: str)
     out = io.StringIO()
     clock = SimulatedClock(T0 + timedelta(minutes=1))
     approver = ConsoleApprover(
-        console=Console(file=out, width=120), read=reader(answers), user="bob", clock=clock
+        console=Console(file=out, width=120),
+        read=reader(answers),
+        user="bob",
+        clock=clock,
+        inbox=StoredInbox(),
     )
     approval = approver.decide(REQ)
     assert approval.outcome == outcome
@@ -60,6 +65,10 @@ def test_console_answers(answers: list[str | type[BaseException]], outcome: str)
 def test_late_yes_is_expired() -> None:
     clock = SimulatedClock(T0 + timedelta(minutes=20))
     approver = ConsoleApprover(
-        console=Console(file=io.StringIO()), read=reader(["y"]), user="bob", clock=clock
+        console=Console(file=io.StringIO()),
+        read=reader(["y"]),
+        user="bob",
+        clock=clock,
+        inbox=StoredInbox(),
     )
     assert approver.decide(REQ).outcome is ApprovalOutcome.EXPIRED

@@ -7,7 +7,7 @@ write); approvals come from small scripted channels, the ApprovalChannel port's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +30,8 @@ from controller.planner.graph.driver import (
     TickView,
 )
 from controller.planner.graph.runner import PlannerRunner
-from controller.ports import ApprovalChannel
+from controller.ports import ApprovalChannel, ApprovalInbox
+from controller.state.inbox import StoredInbox
 from tests.factories import T0, WEB
 from tests.planner.harness import World, approval_policy, make_world, saturation_incident
 
@@ -38,14 +39,21 @@ SCALE_UP = ScaleAction(target=WEB, from_replicas=4, to_replicas=6)
 SCALE_BACK = ScaleAction(target=WEB, from_replicas=6, to_replicas=4)
 
 
+ChannelFactory = Callable[[ApprovalInbox], ApprovalChannel]
+
+
 @dataclass
 class AnswersLater:
-    """A human who answers ``outcome`` ``delay`` after being asked."""
+    """A human who answers ``outcome`` ``delay`` after being asked (into the inbox)."""
 
+    inbox: ApprovalInbox
     delay: timedelta
     outcome: ApprovalOutcome = ApprovalOutcome.APPROVED
 
-    def decide(self, request: ApprovalRequest) -> Approval:
+    def post(self, request: ApprovalRequest) -> None:
+        self.inbox.put(self.answer(request))
+
+    def answer(self, request: ApprovalRequest) -> Approval:
         return Approval(
             plan_hash=request.plan_hash,
             snapshot_at=request.snapshot_at,
@@ -55,13 +63,20 @@ class AnswersLater:
         )
 
 
+def answers_later(delay: timedelta) -> ChannelFactory:
+    return lambda inbox: AnswersLater(inbox, delay)
+
+
 class Scenario:
     """A driver on a fresh graph, stepped minute by minute on the world's clock."""
 
-    def __init__(self, world: World, approvals: ApprovalChannel | None = None) -> None:
+    def __init__(self, world: World, approvals: ChannelFactory = GrantAll) -> None:
         self.world = world
         self.runner = PlannerRunner(build_graph(InMemorySaver()), world.context())
-        self.driver = IncidentDriver(runner=self.runner, approvals=approvals or GrantAll())
+        self.inbox = StoredInbox()
+        self.driver = IncidentDriver(
+            runner=self.runner, approvals=approvals(self.inbox), inbox=self.inbox
+        )
 
     def view(self, minute: float, *open_incidents: Incident) -> TickView:
         """The tick at ``minute``; like detection, each open incident is as seen now."""
@@ -97,7 +112,7 @@ def with_lead(incident: Incident, fault: FaultKind) -> Incident:
 
 
 def test_answer_is_delivered_at_its_time_not_before() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), AnswersLater(timedelta(minutes=6)))
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=6)))
     incident = saturation_incident()
     scene.open(incident)
     scene.ticks(range(1, 6), incident)
@@ -110,7 +125,7 @@ def test_answer_is_delivered_at_its_time_not_before() -> None:
 
 
 def test_unanswered_request_expires_after_its_ttl_and_a_late_yes_is_ignored() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), AnswersLater(timedelta(minutes=40)))
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=40)))
     incident = saturation_incident()
     scene.open(incident)
     scene.ticks(range(1, 16), incident)  # the TTL is 15 minutes: T0+15m is still in time
@@ -121,7 +136,7 @@ def test_unanswered_request_expires_after_its_ttl_and_a_late_yes_is_ignored() ->
 
 
 def test_request_is_withdrawn_when_its_incident_resolves() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), AnswersLater(timedelta(minutes=6)))
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=6)))
     incident = saturation_incident()
     scene.open(incident)
     scene.ticks([1, 2], incident)
@@ -133,7 +148,7 @@ def test_request_is_withdrawn_when_its_incident_resolves() -> None:
 
 
 def test_a_rejection_ends_the_attempt_without_acting() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), DenyAll())
+    scene = Scenario(make_world(policy=approval_policy()), DenyAll)
     scene.open(saturation_incident())
     assert [e.payload["outcome"] for e in scene.world.entries(EntryType.APPROVAL)] == ["rejected"]
     assert scene.world.writes() == []
@@ -186,7 +201,7 @@ def test_attempts_are_capped() -> None:
 
 
 def test_new_diagnosis_after_an_unacted_end_is_planned_again() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), DenyAll())
+    scene = Scenario(make_world(policy=approval_policy()), DenyAll)
     incident = saturation_incident()
     scene.open(incident)
     scene.open(incident, minute=1)  # same diagnosis: nothing new to plan
@@ -209,7 +224,7 @@ def test_an_incident_that_acted_is_never_planned_again() -> None:
 
 
 def test_single_flight_while_waiting_for_a_human() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), AnswersLater(timedelta(minutes=6)))
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=6)))
     incident = saturation_incident()
     scene.open(incident)
     scene.open(incident, minute=1)  # same diagnosis, still waiting: no second plan
@@ -218,7 +233,7 @@ def test_single_flight_while_waiting_for_a_human() -> None:
 
 
 def test_a_new_diagnosis_withdraws_the_pending_request_and_plans_again() -> None:
-    scene = Scenario(make_world(policy=approval_policy()), AnswersLater(timedelta(minutes=6)))
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=6)))
     incident = saturation_incident()
     scene.open(incident)
     leak = with_lead(incident, FaultKind.MEMORY_LEAK)

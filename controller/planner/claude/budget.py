@@ -5,6 +5,9 @@ back with BUDGET_EXHAUSTED) and charged afterwards with the usage the API report
 runaway tool loop or a flood of incidents cannot turn into an unbounded bill (R9, CH-22).
 The day is the UTC calendar day of the ``now`` the caller passes in (the injected clock), so
 the daily spend resets at UTC midnight and tests can cross midnight without waiting.
+
+With a ``StateStore`` the spend is written through on every charge and read back on start,
+so a restart (or a crash loop) cannot reset the daily budget (CH-22).
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from datetime import UTC, date, datetime
 
 from controller.models.proposals import TokenUsage
 from controller.settings import LlmSettings
+from controller.state.store import StateStore
+
+SPACE = "budget"
+DAY_KEY = "day"
+INCIDENT_SPACE = "budget.incidents"
 
 MAX_TRACKED_INCIDENTS = 10_000
 """Per-incident spend is kept for this many recent incidents (bounded memory)."""
@@ -36,21 +44,46 @@ class BudgetDenial:
 class TokenBudget:
     """Thread-safe spend tracking with a per-incident and a per-UTC-day limit."""
 
-    def __init__(self, *, incident_limit: int, daily_limit: int) -> None:
+    def __init__(
+        self, *, incident_limit: int, daily_limit: int, store: StateStore | None = None
+    ) -> None:
         self._incident_limit = incident_limit
         self._daily_limit = daily_limit
         self._lock = threading.Lock()
         self._incidents: OrderedDict[str, TokenUsage] = OrderedDict()
         self._day: date | None = None
         self._day_spent = 0
+        self._store = store
+        if store is not None:
+            self._load(store)
 
     @classmethod
-    def from_settings(cls, settings: LlmSettings) -> TokenBudget:
-        """The budget the settings describe."""
+    def from_settings(cls, settings: LlmSettings, store: StateStore | None = None) -> TokenBudget:
+        """The budget the settings describe (durable when ``store`` is given)."""
         return cls(
             incident_limit=settings.incident_token_budget,
             daily_limit=settings.daily_token_budget,
+            store=store,
         )
+
+    def _load(self, store: StateStore) -> None:
+        day = store.get(SPACE, DAY_KEY)
+        if isinstance(day, dict):
+            self._day = date.fromisoformat(str(day["day"]))
+            self._day_spent = int(day["spent"])
+        for incident_id, usage in store.items(INCIDENT_SPACE)[-MAX_TRACKED_INCIDENTS:]:
+            self._incidents[incident_id] = TokenUsage.model_validate(usage)
+
+    def _save(self, incident_id: str, evicted: list[str]) -> None:
+        """Write the day's spend and the incident's through (lock held)."""
+        if self._store is None or self._day is None:
+            return
+        self._store.put(SPACE, DAY_KEY, {"day": self._day.isoformat(), "spent": self._day_spent})
+        usage = self._incidents.get(incident_id)
+        if usage is not None:
+            self._store.put(INCIDENT_SPACE, incident_id, usage.model_dump(mode="json"))
+        for gone in evicted:
+            self._store.delete(INCIDENT_SPACE, gone)
 
     def check(self, incident_id: str, needed: int, now: datetime) -> BudgetDenial | None:
         """None when a call needing up to ``needed`` tokens fits both budgets."""
@@ -71,9 +104,11 @@ class TokenBudget:
             self._roll(now)
             self._incidents[incident_id] = self._incidents.get(incident_id, TokenUsage()) + usage
             self._incidents.move_to_end(incident_id)
+            evicted = []
             while len(self._incidents) > MAX_TRACKED_INCIDENTS:
-                self._incidents.popitem(last=False)
+                evicted.append(self._incidents.popitem(last=False)[0])
             self._day_spent += usage.total
+            self._save(incident_id, evicted)
 
     def spent(self, incident_id: str) -> TokenUsage:
         """Everything charged to one incident so far."""

@@ -1,4 +1,4 @@
-"""The Claude planner: the PlanProposer that asks the Messages API (the only ``anthropic`` import).
+"""The Claude planner: the PlanProposer that asks the Messages API through ``anthropic``.
 
 One incident is one bounded conversation (SAFETY.md R2, R9, R13, CH-01..CH-03, CH-22):
 
@@ -17,6 +17,9 @@ One incident is one bounded conversation (SAFETY.md R2, R9, R13, CH-01..CH-03, C
 ``propose`` never raises for a planner failure: the outcome names the fallback reason, and the
 graph uses the runbook plan. The one exception is an ``InputError`` raised by an injected
 transport (a replay whose recording is missing): that must stop the replay, not fall back.
+
+The SDK's exceptions are translated in ``api_errors``; this module and that one are the only
+importers of ``anthropic``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 import anthropic
 import structlog
 
-from controller.errors import AiopsError, InputError, PermanentError, TemporaryError, is_retryable
+from controller.errors import AiopsError, InputError, is_retryable
 from controller.models.actions import Plan
 from controller.models.incident_file import LlmExchange
 from controller.models.proposals import (
@@ -41,6 +44,7 @@ from controller.models.proposals import (
 )
 from controller.planner.claude import output as llm_output
 from controller.planner.claude import prompts, tools
+from controller.planner.claude.api_errors import CallError, error_body, translate
 from controller.planner.claude.budget import TokenBudget
 from controller.planner.claude.output import (
     SUBMIT_TOOL,
@@ -51,14 +55,7 @@ from controller.planner.claude.output import (
 )
 from controller.planner.runbook.catalog import Runbook
 from controller.ports import Clock, PlanProposer
-from controller.resilience import (
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpenError,
-    RetryAfterError,
-    parse_retry_after,
-    retry_call,
-)
+from controller.resilience import BreakerState, CircuitBreaker, CircuitOpenError, retry_call
 from controller.settings import LlmSettings
 
 log = structlog.get_logger(__name__)
@@ -72,30 +69,6 @@ _SUBMIT_DEFINITION = {
     "description": "Submit the one remediation plan for this incident (exactly once).",
     "input_schema": submission_schema(),
 }
-
-
-class _CallError(AiopsError):
-    """Mixin carrying the fallback reason of a translated SDK error."""
-
-    reason: FallbackReason = FallbackReason.SERVER_ERROR
-
-
-class _Temporary(TemporaryError, _CallError):
-    def __init__(self, reason: FallbackReason, message: str, delay: float = 0.0) -> None:
-        super().__init__(message, delay=delay)
-        self.reason = reason
-
-
-class _RetryAfter(RetryAfterError, _CallError):
-    def __init__(self, reason: FallbackReason, message: str, delay: float) -> None:
-        super().__init__(message, delay=delay)
-        self.reason = reason
-
-
-class _Permanent(PermanentError, _CallError):
-    def __init__(self, reason: FallbackReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class _Fallback(AiopsError):
@@ -120,56 +93,6 @@ def llm_breaker(
         clock,
         counts=lambda exc: is_retryable(exc) or isinstance(exc, DeadlineExceeded),
     )
-
-
-def _is_spend_cap(exc: anthropic.APIStatusError) -> bool:
-    """Whether the error says a spend limit or billing problem: retrying cannot help."""
-    words = " ".join(str(x) for x in (exc.type, exc.error_code, exc.api_message, exc.message))
-    lowered = words.lower()
-    return (
-        exc.status_code == 402
-        or "billing_error" in lowered
-        or "spend_limit" in lowered
-        or "spend limit" in lowered
-    )
-
-
-def translate(exc: anthropic.APIError) -> AiopsError:
-    """The controller's error for an SDK error (the classifier of the one retry layer)."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, InputError):
-            return cause
-        cause = cause.__cause__
-    if isinstance(exc, anthropic.APITimeoutError):
-        return _Temporary(FallbackReason.TIMEOUT, "call timed out")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return _Temporary(FallbackReason.CONNECTION, f"connection failed: {exc.message}")
-    if not isinstance(exc, anthropic.APIStatusError):
-        return _Permanent(FallbackReason.SERVER_ERROR, f"unexpected API error: {exc.message}")
-    return _translate_status(exc)
-
-
-def _translate_status(exc: anthropic.APIStatusError) -> AiopsError:
-    status, kind = exc.status_code, exc.type or "unknown"
-    what = f"HTTP {status} {kind}: {exc.api_message or ''}".strip()
-    if _is_spend_cap(exc):
-        return _Permanent(FallbackReason.SPEND_CAP, what)
-    headers = exc.response.headers
-    after = parse_retry_after(headers.get("retry-after"), headers.get("date"))
-    if status == 429:
-        if after is None:
-            return _Temporary(FallbackReason.RATE_LIMITED, what)
-        return _RetryAfter(FallbackReason.RATE_LIMITED, what, after)
-    if status == 529 or kind == "overloaded_error":
-        return _Temporary(FallbackReason.OVERLOADED, what)
-    if 500 <= status <= 504:
-        if after is not None:
-            return _RetryAfter(FallbackReason.SERVER_ERROR, what, after)
-        return _Temporary(FallbackReason.SERVER_ERROR, what)
-    if status == 401:
-        return _Permanent(FallbackReason.NO_KEY, f"the API key was rejected ({what})")
-    return _Permanent(FallbackReason.REQUEST_REJECTED, f"the API rejected the request ({what})")
 
 
 @dataclass
@@ -364,7 +287,7 @@ class ClaudePlanner:
             raise _Fallback(FallbackReason.BREAKER_OPEN, f"circuit open: {exc}") from exc
         except DeadlineExceeded as exc:
             raise _Fallback(FallbackReason.DEADLINE, str(exc)) from exc
-        except _CallError as exc:
+        except CallError as exc:
             raise _Fallback(exc.reason, str(exc)) from exc
 
     def _params(self, messages: list[dict[str, Any]], force: bool) -> dict[str, Any]:
@@ -400,7 +323,7 @@ class ClaudePlanner:
             )
             body = raw.http_response.json()
         except anthropic.APIError as exc:
-            self._record(run, params, _error_body(exc), {})
+            self._record(run, params, error_body(exc), {})
             translated = translate(exc)
             if isinstance(translated, InputError):
                 raise translated from exc
@@ -426,24 +349,7 @@ class ClaudePlanner:
         )
 
 
-# --- small helpers ----------------------------------------------------------------------------
-
-
-def _error_body(exc: anthropic.APIError) -> dict[str, Any]:
-    """What the server said (or why nothing came back), with the status for replay."""
-    if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {"type": "error", "error": {}}
-        http: dict[str, Any] = {"status": exc.status_code}
-        after = exc.response.headers.get("retry-after")
-        if after is not None:
-            http["retry_after"] = after
-        return {**body, "_http": http}
-    kind = "timeout_error" if isinstance(exc, anthropic.APITimeoutError) else "connection_error"
-    return {
-        "type": "error",
-        "error": {"type": kind, "message": exc.message},
-        "_http": {"status": 0},
-    }
+# --- factories --------------------------------------------------------------------------------
 
 
 class _FixedOutcomePlanner:

@@ -50,11 +50,18 @@ def withdrawn_approval(request: ApprovalRequest, now: datetime, note: str) -> Ap
     return _system(request, ApprovalOutcome.REJECTED, now, note)
 
 
-def judge_reply(reply: object, request: ApprovalRequest, now: datetime) -> Approval:
+def judge_reply(
+    reply: object,
+    request: ApprovalRequest,
+    now: datetime,
+    approvers: frozenset[str] | None = None,
+) -> Approval:
     """Turn the resume value into the Approval the graph acts on (``now``: resume time).
 
-    Only an APPROVED reply that covers ``request`` (same plan hash and snapshot, decided
-    before ``expires_at``) and arrives while ``now <= expires_at`` stays an approval.
+    The one validation path for answers from every channel. Only an APPROVED reply that
+    covers ``request`` (same plan hash and snapshot, decided before ``expires_at``), arrives
+    while ``now <= expires_at`` and, when ``approvers`` is given, comes from one of them
+    stays an approval.
     """
     try:
         approval = Approval.model_validate(reply)
@@ -70,6 +77,9 @@ def judge_reply(reply: object, request: ApprovalRequest, now: datetime) -> Appro
     if now > request.expires_at or approval.decided_at > request.expires_at:
         note = f"answered after the deadline {request.expires_at.isoformat()}"
         return _rejected(approval, request, ApprovalOutcome.EXPIRED, note)
+    if approvers is not None and approval.approver not in approvers:
+        note = f"{approval.approver} may not approve this action"
+        return _rejected(approval, request, ApprovalOutcome.REJECTED, note)
     return approval
 
 

@@ -1,7 +1,7 @@
 """Which plan the graph runs: the LLM's when valid, the runbook's otherwise (pure).
 
 The runbook plan is always computed (shadow, R13). A valid LLM plan that disagrees with it
-(another action kind, target or magnitude) is still the one chosen, but the guard node then
+(another action kind, target or magnitude) is still the one chosen, but ``evaluate`` then
 requires a human (APPROVAL_REQUIRED_DISAGREEMENT, CH-06): the LLM proposes, deterministic
 code and people decide (R2).
 """
@@ -11,12 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from controller.models.actions import Action, Plan, describe
-from controller.models.decisions import (
-    PolicyDecision,
-    Reason,
-    ReasonCode,
-    Verdict,
-)
 from controller.models.proposals import FallbackReason, ProposalOutcome
 from controller.planner.graph.state import Why
 
@@ -58,17 +52,3 @@ def choose_plan(runbook: Plan, outcome: ProposalOutcome | None) -> tuple[Plan, W
         )
         return outcome.plan, "disagreement", detail
     return outcome.plan, "llm", "LLM plan agrees with the runbook plan"
-
-
-def with_disagreement(decision: PolicyDecision, detail: str) -> PolicyDecision:
-    """Turn an ALLOW into NEEDS_APPROVAL (or add to one) because the planners disagree.
-
-    A denial stays a denial: a disagreement can only add friction, never remove it.
-    """
-    if decision.verdict is Verdict.DENY:
-        return decision
-    reason = Reason(code=ReasonCode.APPROVAL_REQUIRED_DISAGREEMENT, detail=detail[:2000])
-    kept = tuple(r for r in decision.reasons if r.code is not ReasonCode.ALLOWED)
-    return decision.model_copy(
-        update={"verdict": Verdict.NEEDS_APPROVAL, "reasons": (*kept, reason)}
-    )

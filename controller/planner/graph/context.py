@@ -4,7 +4,8 @@
 ``ActionHistory`` is the planner's view of what was already done: the cooldown and rate-cap
 history the guardrails need, the per-idempotency-key intent/result journal that makes the act
 node exactly-once across crashes (R17), and the targets frozen after a failed remediation
-(CH-14). The live loop backs it with the ledger; ``InMemoryHistory`` serves replay and tests.
+(CH-14). ``controller.state.history.StoredHistory`` implements it over the state store
+(SQLite live, its in-memory twin in replay and tests).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry import trace
 
 from controller.guardrails.loader import LoadedPolicy
-from controller.models.actions import ActionKind
-from controller.models.decisions import ActionResult, ActionStatus
+from controller.models.decisions import ActionResult
 from controller.models.facts import PastAction
 from controller.models.workloads import WorkloadRef
 from controller.planner.runbook.catalog import Runbook
@@ -43,8 +43,13 @@ class ActionHistory(Protocol):
         """Whether an execution with this idempotency key was ever begun."""
         ...
 
-    def start(self, key: str) -> None:
-        """Note, before the mutating call, that this key is being executed."""
+    def start(self, key: str, baseline: dict[str, Any] | None = None) -> None:
+        """Note, before the mutating call, that this key is being executed, with the
+        verification baseline seen before it (a crash after the write must not lose it)."""
+        ...
+
+    def intent(self, key: str) -> dict[str, Any] | None:
+        """The baseline kept by ``start`` for ``key``, or None."""
         ...
 
     def result(self, key: str) -> ActionResult | None:
@@ -64,54 +69,15 @@ class ActionHistory(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class InMemoryHistory:
-    """``ActionHistory`` in memory: for replay and tests (one process lifetime)."""
-
-    actions: list[PastAction] = field(default_factory=list)
-    begun: set[str] = field(default_factory=set)
-    results: dict[str, ActionResult] = field(default_factory=dict)
-    freezes: dict[str, str] = field(default_factory=dict)
-
-    def past_actions(self) -> Sequence[PastAction]:
-        """Applied actions, oldest first."""
-        return tuple(self.actions)
-
-    def started(self, key: str) -> bool:
-        """Whether ``key`` was begun."""
-        return key in self.begun
-
-    def start(self, key: str) -> None:
-        """Mark ``key`` as begun."""
-        self.begun.add(key)
-
-    def result(self, key: str) -> ActionResult | None:
-        """The kept result of ``key``."""
-        return self.results.get(key)
-
-    def finish(self, result: ActionResult) -> None:
-        """Keep ``result``; an applied action also counts for cooldowns and caps."""
-        self.results[result.idempotency_key] = result
-        target = result.action.target
-        if result.status is ActionStatus.APPLIED and target is not None:
-            kind = ActionKind(result.action.kind)
-            self.actions.append(PastAction(at=result.at, target=target, kind=kind))
-
-    def freeze(self, target: WorkloadRef, reason: str) -> None:
-        """Freeze ``target``."""
-        self.freezes[target.key] = reason
-
-    def frozen(self, target: WorkloadRef) -> str | None:
-        """Why ``target`` is frozen."""
-        return self.freezes.get(target.key)
-
-
 @dataclass(frozen=True, slots=True)
 class PlannerSettings:
     """How the graph runs: approval TTL (``Settings.approvals``) and open or closed loop."""
 
     approval_ttl: timedelta = timedelta(minutes=15)
     """An unanswered approval request is rejected after this long (R3, CH-17)."""
+    approvers: frozenset[str] | None = None
+    """Who may approve (channel-qualified ids, e.g. ``console:alice``); None: anyone the
+    channel lets answer. Checked by ``judge_reply`` for answers from every channel."""
     open_loop: bool = False
     """Replay: metrics are a recording that cannot react to our action, so verification
     is reported but never reverts (a closed-loop verdict would judge the recording)."""

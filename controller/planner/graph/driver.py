@@ -1,19 +1,22 @@
 """``IncidentDriver``: when each incident's planner thread starts, resumes, or plans again.
 
 The graph makes one plan attempt from start to end; the driver decides when to make one and
-feeds the interrupts. Replay calls it once per simulated tick, the live loop once per
-reconcile tick, with the same rules:
+feeds the interrupts. Replay and the live loop call it with the same rules:
 
 - A new incident starts a thread. A re-diagnosed incident whose last attempt ended without
   acting (denied, escalated, rejected) is planned again on a fresh thread; one that acted,
   or waits for a human or a bake, is left alone. At most ``MAX_ATTEMPTS`` per incident.
 - A denial that may lift by itself (cooldown, stale inputs, rollout in flight, ...) is
   planned again ``REPLAN_AFTER`` later while the incident stays open.
-- An approval request goes to the ``ApprovalChannel`` outside the graph; its answer is
-  delivered once its ``decided_at`` has come. An unanswered request expires at its TTL; a
-  request whose incident resolved, or whose incident's lead fault changed, is withdrawn.
-  All three are rejections, never approvals.
+- An approval request is posted once to the ``ApprovalChannel`` (outside the graph); the
+  answer arrives later in the ``ApprovalInbox`` and is delivered once its ``decided_at`` has
+  come. An unanswered request expires at its TTL; a request whose incident resolved, or
+  whose incident's lead fault changed, is withdrawn. All three are rejections.
 - A bake window that has ended resumes the thread into verification.
+
+Each incident's track is written to the ``StateStore`` on every change, and ``restore``
+rebuilds the tracks after a restart: the counters from the store, what each thread waits
+for from the checkpointer (never from memory).
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
 from controller.guardrails.engine import denial_is_temporary
-from controller.models.decisions import Approval, PolicyDecision
+from controller.models.decisions import PolicyDecision
 from controller.models.incident import FaultKind, Incident
 from controller.models.modes import Mode
-from controller.planner.graph.runner import PlannerRunner, Waiting
+from controller.planner.graph.runner import PlannerRunner, Waiting, thread_for
 from controller.planner.graph.state import load
-from controller.ports import ApprovalChannel
+from controller.ports import ApprovalChannel, ApprovalInbox
+from controller.state.store import InMemoryStateStore, StateStore
 
 log = structlog.get_logger("aiops.planner")
 
@@ -40,6 +45,7 @@ MAX_ATTEMPTS = 4
 """Plan attempts per incident; past this a human owns it (no endless re-planning)."""
 RESOLVED_NOTE = "incident resolved before an answer: request withdrawn"
 REDIAGNOSED_NOTE = "diagnosis changed before an answer: request withdrawn, planning again"
+TRACKS = "driver.tracks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +75,58 @@ class Track:
         """Whether the newest thread waits for a human or a bake."""
         return self.waiting is not None and self.waiting.kind != "done"
 
+    def record(self) -> dict[str, Any]:
+        """The durable part (``waiting`` is re-read from the checkpointer)."""
+        return {
+            "attempts": self.attempts,
+            "last_planned": None if self.last_planned is None else self.last_planned.isoformat(),
+            "planned_fault": None if self.planned_fault is None else self.planned_fault.value,
+            "acted": self.acted,
+            "retry": self.retry,
+        }
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Track:
+        """A track as ``record`` wrote it."""
+        planned = raw.get("last_planned")
+        fault = raw.get("planned_fault")
+        return cls(
+            attempts=int(raw["attempts"]),
+            last_planned=None if planned is None else datetime.fromisoformat(planned),
+            planned_fault=None if fault is None else FaultKind(fault),
+            acted=bool(raw["acted"]),
+            retry=bool(raw["retry"]),
+        )
+
 
 @dataclass(slots=True)
 class IncidentDriver:
-    """Drives planner threads through ``runner``; answers come from ``approvals``."""
+    """Drives planner threads through ``runner``; answers come through ``inbox``."""
 
     runner: PlannerRunner
     approvals: ApprovalChannel
+    inbox: ApprovalInbox
+    store: StateStore = field(default_factory=InMemoryStateStore)
     tracks: dict[str, Track] = field(default_factory=dict)
-    answers: dict[str, Approval] = field(default_factory=dict)
-    """The channel's answer per thread waiting for a human, delivered at its time."""
+
+    async def restore(self) -> int:
+        """Rebuild every track after a restart; returns how many wait for a human or bake."""
+        self.tracks = {}
+        for incident_id, raw in self.store.items(TRACKS):
+            track = Track.from_record(raw)
+            if track.attempts:
+                thread = thread_for(incident_id, track.attempts)
+                track.waiting = await self.runner.recover(thread)
+                if track.waiting.kind == "done":
+                    await self._finished(track, track.waiting)
+                else:
+                    state = await self.runner.values(thread)
+                    track.acted = track.acted or state.get("action_result") is not None
+                self._save(incident_id, track)
+            self.tracks[incident_id] = track
+        busy = sum(1 for t in self.tracks.values() if t.busy())
+        log.info("driver restored", tracks=len(self.tracks), waiting=busy)
+        return busy
 
     async def on_incident(self, incident: Incident, view: TickView) -> None:
         """Plan a new incident, or plan again one whose diagnosis changed.
@@ -100,13 +148,29 @@ class IncidentDriver:
             await self._plan(incident, track, view)
 
     async def tick(self, view: TickView) -> None:
-        """Deliver due answers and bakes, expire or withdraw requests, retry denials."""
+        """``advance`` every tracked incident, in the order they were first seen."""
+        for incident_id in list(self.tracks):
+            await self.advance(incident_id, view)
+
+    def due(self, view: TickView) -> list[str]:
+        """Tracked incidents ``advance`` would do something for at ``view.now``."""
+        due = []
         for incident_id, track in self.tracks.items():
             incident = view.open_incidents.get(incident_id)
-            if track.busy():
-                await self._advance(incident_id, track, view)
-            elif incident is not None and self._retry_due(track, view.now):
-                await self._plan(incident, track, view)
+            if track.busy() or (incident is not None and self._retry_due(track, view.now)):
+                due.append(incident_id)
+        return due
+
+    async def advance(self, incident_id: str, view: TickView) -> None:
+        """Deliver a due answer or bake, expire or withdraw a request, retry a denial."""
+        track = self.tracks.get(incident_id)
+        if track is None:
+            return
+        incident = view.open_incidents.get(incident_id)
+        if track.busy():
+            await self._advance(incident_id, track, view)
+        elif incident is not None and self._retry_due(track, view.now):
+            await self._plan(incident, track, view)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -130,6 +194,7 @@ class IncidentDriver:
         track.attempts += 1
         track.last_planned = view.now
         track.planned_fault = incident.lead.fault
+        self._save(incident.id, track)
         log.info("planning incident", incident_id=incident.id, attempt=track.attempts)
         waiting = await self.runner.start(
             incident,
@@ -153,26 +218,33 @@ class IncidentDriver:
         await self._settle(incident_id, track, waiting, view)
 
     async def _deliver(self, waiting: Waiting, now: datetime) -> Waiting:
-        """The channel's answer when its time has come, else an expiry past the TTL."""
-        answer = self.answers.get(waiting.thread_id)
-        if answer is not None and answer.decided_at <= now:
+        """The inbox's answer when its time has come, else an expiry past the TTL."""
+        request = waiting.request
+        answer = None if request is None else self.inbox.take(request.plan_hash, now)
+        if answer is not None:
             return await self.runner.resume_approval(waiting.thread_id, answer)
         return await self.runner.expire(waiting.thread_id)
+
+    def _answer_due(self, waiting: Waiting, now: datetime) -> bool:
+        request = waiting.request
+        answer = None if request is None else self.inbox.peek(request.plan_hash)
+        return answer is not None and answer.decided_at <= now
 
     async def _settle(
         self, incident_id: str, track: Track, waiting: Waiting, view: TickView
     ) -> None:
-        """Keep what the thread now waits for; ask a human once per request."""
+        """Keep what the thread now waits for; post each request once."""
         track.waiting = waiting
         if waiting.kind == "approval" and waiting.request is not None:
-            if waiting.thread_id not in self.answers:
-                self.answers[waiting.thread_id] = self.approvals.decide(waiting.request)
-                if self.answers[waiting.thread_id].decided_at <= view.now:
+            if not self.inbox.posted(waiting.thread_id):
+                self.inbox.mark_posted(waiting.thread_id, waiting.request.plan_hash)
+                self.approvals.post(waiting.request)
+                if self._answer_due(waiting, view.now):
                     await self._advance(incident_id, track, view)
             return
-        self.answers.pop(waiting.thread_id, None)
         if waiting.kind == "done":
             await self._finished(track, waiting)
+        self._save(incident_id, track)
 
     async def _finished(self, track: Track, waiting: Waiting) -> None:
         state = await self.runner.values(waiting.thread_id)
@@ -181,3 +253,6 @@ class IncidentDriver:
         track.retry = (
             waiting.status == "denied" and decision is not None and denial_is_temporary(decision)
         )
+
+    def _save(self, incident_id: str, track: Track) -> None:
+        self.store.put(TRACKS, incident_id, track.record())

@@ -8,6 +8,7 @@ their ``interrupt()`` call; the ledger lines they write come after it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,6 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from controller.guardrails.engine import denial_is_temporary, evaluate
-from controller.guardrails.plan_age import with_plan_age
 from controller.models.actions import (
     EscalateAction,
     NoAction,
@@ -44,7 +44,7 @@ from controller.models.signals import Signal, SignalWindow
 from controller.models.workloads import WorkloadInventory
 from controller.observers.assess import assess_verification
 from controller.planner.graph.approval import build_request, judge_reply
-from controller.planner.graph.choice import checked_outcome, choose_plan, with_disagreement
+from controller.planner.graph.choice import checked_outcome, choose_plan
 from controller.planner.graph.context import PlannerContext
 from controller.planner.graph.observe import (
     baseline_json,
@@ -124,7 +124,10 @@ async def propose(state: PlannerState, runtime: Ctx) -> PlannerState:
     request = ProposalRequest(
         incident=incident, inventory=inventory, runbook_plan=runbook_plan, now=now
     )
-    outcome = checked_outcome(ctx.proposer.propose(request), incident.id)
+    # The model call blocks for up to its deadline: off the planner's event loop, so other
+    # incidents' graph steps go on meanwhile (controller/planning.py).
+    proposed = await asyncio.to_thread(ctx.proposer.propose, request)
+    outcome = checked_outcome(proposed, incident.id)
     outcome = outcome.model_copy(update={"exchanges": ()})  # recorded elsewhere; keep it small
     _log(ctx, now, EntryType.PLANNER, planner_payload(runbook_plan, outcome), state)
     return {"runbook_plan": dump(runbook_plan), "llm_outcome": dump(outcome)}
@@ -186,11 +189,16 @@ async def guard(state: PlannerState, runtime: Ctx) -> PlannerState:
         return {"status": "escalated", "escalation_reasons": [f"target frozen: {frozen}"]}
     windows = target_windows(ctx.metrics, target, now)
     facts = _facts_for(ctx, state, plan, windows, now)
-    decision = evaluate(plan, ctx.policy, facts, ctx.history.past_actions(), now)
-    if is_mutating(plan.action):
-        decision = with_plan_age(decision, plan, ctx.policy, now)
-    if state.get("why") == "disagreement" and is_mutating(plan.action):
-        decision = with_disagreement(decision, str(state.get("why_detail", "")))
+    disagreement = str(state.get("why_detail", "")) if state.get("why") == "disagreement" else None
+    decision = evaluate(
+        plan,
+        ctx.policy,
+        facts,
+        ctx.history.past_actions(),
+        now,
+        first_judgement=True,
+        disagreement=disagreement,
+    )
     payload = {"revalidation": False, "decision": decision.model_dump(mode="json")}
     _log(ctx, now, EntryType.DECISION, payload, state, plan.plan_hash())
     status = _verdict_status(plan, decision)
@@ -210,7 +218,7 @@ async def request_approval(state: PlannerState, runtime: Ctx) -> PlannerState:
     reply = interrupt(request.model_dump(mode="json"))
     ctx = runtime.context
     now = ctx.clock.now()
-    approval = judge_reply(reply, request, now)
+    approval = judge_reply(reply, request, now, ctx.settings.approvers)
     _log(ctx, now, EntryType.APPROVAL, approval.model_dump(mode="json"), state, request.plan_hash)
     if approval.covers(request):
         return {"approval": dump(approval), "status": "approved"}
@@ -268,6 +276,16 @@ def _after_act(plan: Plan, result: ActionResult, baseline: Any, now: datetime) -
     return update | {"status": "awaiting_bake", "bake_due": due.isoformat()}
 
 
+RECOVERED_NOTE = "applied before a restart: the write had landed, recorded now"
+
+
+def _recovered(result: ActionResult) -> ActionResult:
+    """Our own write found in place after a crash: it counts as applied (one ledger entry
+    per effect, cooldowns and rate caps see it, and it is verified like any other)."""
+    detail = f"{RECOVERED_NOTE} ({result.detail})" if result.detail else RECOVERED_NOTE
+    return result.model_copy(update={"status": ActionStatus.APPLIED, "detail": detail})
+
+
 async def act(state: PlannerState, runtime: Ctx) -> PlannerState:
     """Re-validate, then execute exactly once per (incident, plan hash, step) (R17, I5)."""
     ctx = runtime.context
@@ -279,15 +297,19 @@ async def act(state: PlannerState, runtime: Ctx) -> PlannerState:
         return _after_act(plan, done, state.get("baseline"), done.at)
     action = decided.action
     windows = target_windows(ctx.metrics, plan.action.target, now)  # one read: facts, baseline
-    if not ctx.history.started(key):  # a begun key skips to the reconciling executor
+    recovering = ctx.history.started(key)  # begun, never finished: the process died here
+    if recovering:  # skip to the reconciling executor, with the baseline seen before
+        baseline = ctx.history.intent(key) or _baseline(plan, windows)
+    else:
         fresh, refusal = _revalidate(ctx, state, plan, decided, windows, now)
         if refusal is not None:
             return {"status": "escalated", "escalation_reasons": [refusal]}
-        action = fresh.action
-        ctx.history.start(key)
-    baseline = _baseline(plan, windows)
+        action, baseline = fresh.action, _baseline(plan, windows)
+        ctx.history.start(key, baseline)
     result = ctx.executor.execute(action, plan_hash=plan_hash, key=key,
                                   dry_run=decided.dry_run, now=now)  # fmt: skip
+    if recovering and result.status is ActionStatus.ALREADY_DONE:
+        result = _recovered(result)
     ctx.history.finish(result)
     _log(ctx, now, EntryType.ACTION, result.model_dump(mode="json"), state, plan_hash)
     return _after_act(plan, result, baseline, now)

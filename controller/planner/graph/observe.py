@@ -47,14 +47,17 @@ def rollout_in_progress(reader: ClusterReader, target: WorkloadRef, now: datetim
 def target_windows(
     metrics: MetricsSource, target: WorkloadRef | None, now: datetime
 ) -> Mapping[Signal, SignalWindow]:
-    """One observation of ``target``'s signals at ``now`` (empty without a target).
+    """One point read of ``target``'s signals at ``now`` (empty without a target).
 
-    A node reads this once and derives its facts and baseline from it: with Prometheus
-    each read is a round of range queries.
+    ``read``, never ``observe``: the fleet tick owns the observer's watched set, and a
+    planner read must not narrow it (the next tick would re-fetch the whole lookback and
+    the fleet-wide guard would see one workload). A node reads this once and derives its
+    facts and baseline from it: with Prometheus a read outside the tick's step is a round
+    of range queries for the target alone.
     """
     if target is None:
         return {}
-    return metrics.observe([target], now).get(target.key, {})
+    return metrics.read([target], now).get(target.key, {})
 
 
 def read_facts(

@@ -9,13 +9,17 @@ input changes nothing, so a duplicate or late resume can never act twice (I5, CH
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command, StateSnapshot
 
 from controller.models.decisions import Approval, ApprovalRequest
@@ -112,6 +116,19 @@ class PlannerRunner:
         }
         return await self._run(thread_id, initial)
 
+    async def recover(self, thread_id: str) -> Waiting:
+        """After a crash: run on a thread that stopped between nodes (not at an interrupt).
+
+        The interrupted node re-runs from its last checkpoint; the act node's idempotency
+        journal turns a write that already happened into ``already_done`` (R17, CH-15).
+        """
+        snapshot = await self._graph.aget_state(_config(thread_id))
+        if snapshot.next and not snapshot.interrupts:
+            await self._graph.ainvoke(
+                None, _config(thread_id), context=self._context, durability="sync"
+            )
+        return await self.status(thread_id)
+
     async def resume_approval(self, thread_id: str, approval: Approval | dict[str, Any]) -> Waiting:
         """Deliver a human's answer; ignored unless the thread waits for an approval."""
         current = await self.status(thread_id)
@@ -167,3 +184,21 @@ def memory_runner(context: PlannerContext) -> PlannerRunner:
     """A runner whose threads live only as long as this process (replay and tests; the
     live operator uses a durable checkpointer so pending approvals survive a restart)."""
     return PlannerRunner(build_graph(InMemorySaver()), context)
+
+
+Checkpointer = BaseCheckpointSaver[Any]
+"""Where graph threads are kept (in memory for replay, SQLite for the operator)."""
+
+
+@asynccontextmanager
+async def memory_checkpointer() -> AsyncIterator[Checkpointer]:
+    """Threads that live as long as this process (replay and tests)."""
+    yield InMemorySaver()
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(path: Path) -> AsyncIterator[Checkpointer]:
+    """Threads kept in an SQLite file: pending approvals and bakes survive a restart."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver

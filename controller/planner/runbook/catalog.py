@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
@@ -24,6 +23,7 @@ from controller.models.actions import Risk, VerificationSpec
 from controller.models.base import FrozenModel
 from controller.models.incident import FaultKind, FindingKind
 from controller.models.signals import Signal
+from controller.yamlfile import YamlSpec, parse_yaml, read_text, require_mapping
 
 MAX_RUNBOOK_BYTES = 256 * 1024
 """Runbooks are prose for humans; anything larger is a mistake (or an attack on the prompt)."""
@@ -34,6 +34,8 @@ MAX_SCALE_OUT_FACTOR = 10.0
 RUNBOOK_ID_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 FENCE = "---"
 README_NAME = "readme.md"
+RUNBOOK_YAML = YamlSpec(what="runbook", error=RunbookError, max_bytes=MAX_RUNBOOK_BYTES)
+FRONT_MATTER_YAML = YamlSpec(what="front-matter", error=RunbookError, max_bytes=MAX_RUNBOOK_BYTES)
 
 
 class RollbackTemplate(FrozenModel):
@@ -154,20 +156,7 @@ def runbook_json_schema() -> dict[str, Any]:
 
 def load_runbook(path: Path) -> Runbook:
     """Read and validate one runbook file; raise RunbookError on any problem."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_RUNBOOK_BYTES:
-            raise RunbookError(
-                path, "", f"file is {size} bytes; runbooks are limited to {MAX_RUNBOOK_BYTES}"
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RunbookError(path, "", f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RunbookError(path, f"byte {exc.start}", "not valid UTF-8") from exc
-    return parse_runbook(text, str(path))
+    return parse_runbook(read_text(path, RUNBOOK_YAML), str(path))
 
 
 def load_runbooks(directory: Path) -> tuple[Runbook, ...]:
@@ -223,57 +212,9 @@ def split_front_matter(text: str, source: str) -> tuple[str, str]:
 
 
 def _load_yaml(front: str, source: str) -> dict[str, Any]:
-    """Parse the front-matter YAML, rejecting duplicate keys and aliases before building it."""
-    try:
-        node = yaml.compose(front, Loader=yaml.SafeLoader)
-        if node is not None:
-            _check_nodes(node, (), set(), source)
-        data = yaml.safe_load(front)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = "" if mark is None else f"line {mark.line + 2}"  # +1 for 1-based, +1 for fence
-        raise RunbookError(source, where, f"invalid YAML: {exc.problem or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RunbookError(source, "", f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RunbookError(source, "(root)", "front-matter must be a YAML mapping of fields")
-    return data
-
-
-def _check_nodes(node: yaml.Node, path: tuple[str | int, ...], seen: set[int], source: str) -> None:
-    """Walk the YAML node tree: no duplicate keys (YAML would keep the last silently), no aliases.
-
-    Aliases are refused because front-matter never needs them and nested aliases can expand
-    into billions of elements during validation.
-    """
-    if id(node) in seen:
-        raise RunbookError(
-            source, _dotted(path), "YAML anchors and aliases are not allowed in front-matter"
-        )
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        _check_mapping(node, path, seen, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, child in enumerate(node.value):
-            _check_nodes(child, (*path, index), seen, source)
-
-
-def _check_mapping(
-    node: yaml.MappingNode, path: tuple[str | int, ...], seen: set[int], source: str
-) -> None:
-    """Reject the second occurrence of a key, naming both lines."""
-    first_line: dict[str, int] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        line = key_node.start_mark.line + 2
-        if key in first_line:
-            raise RunbookError(
-                source,
-                _dotted((*path, key)),
-                f"duplicate key {key!r} (lines {first_line[key]} and {line})",
-            )
-        first_line[key] = line
-        _check_nodes(value_node, (*path, key), seen, source)
+    """Parse the front-matter strictly (controller.yamlfile); it starts on line 2 of the file."""
+    document = parse_yaml(front, source, FRONT_MATTER_YAML, first_line=2)
+    return require_mapping(document, source, FRONT_MATTER_YAML)
 
 
 def _schema_error(exc: ValidationError, source: str) -> RunbookError:

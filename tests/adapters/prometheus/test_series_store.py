@@ -1,4 +1,5 @@
-"""The rolling sample store: parsing Prometheus values, replacing fetched ranges, trimming."""
+"""The rolling sample store: parsing Prometheus values, replacing fetched ranges, trimming,
+and merging a tail into a copy for point reads."""
 
 from __future__ import annotations
 
@@ -60,6 +61,19 @@ def test_forget_drops_workloads_no_longer_watched() -> None:
     store.forget({"pay/api"})
     assert store.latest(KEY) is None
     assert store.latest(other) == (30, 1.0)
+
+
+def test_merged_lays_a_tail_over_a_copy_and_leaves_the_store_alone() -> None:
+    store = SeriesStore(lookback=100)
+    store.replace(KEY, 0, 120, [(t, 1.0) for t in range(0, 121, 30)])
+    merged = store.merged(KEY, 90, 180, [(90, 2.0), (150, 2.0), (180, 2.0)])
+    assert merged.timestamps == (90, 150, 180)  # 0..60 fall out of [180 - 100, 180]
+    assert merged.values == (2.0, 2.0, 2.0)
+    assert store.data(KEY).timestamps == (0, 30, 60, 90, 120)
+    assert store.data(KEY).values == (1.0,) * 5
+    unknown = ("pay/api", Signal.RESTARTS)
+    assert store.merged(unknown, 0, 60, [(30, 3.0)]).timestamps == (30,)
+    assert store.latest(unknown) is None
 
 
 def test_lookback_must_be_positive() -> None:

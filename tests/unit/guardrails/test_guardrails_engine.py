@@ -16,7 +16,6 @@ from controller.guardrails.engine import (
     evaluate,
 )
 from controller.guardrails.loader import LoadedPolicy, load_policy
-from controller.guardrails.plan_age import with_plan_age
 from controller.guardrails.policy import Policy
 from controller.models.actions import (
     Action,
@@ -652,7 +651,8 @@ def test_plan_age_at_first_judgement(action: Action, age_s: int, verdict: Verdic
     policy = default_policy()
     now = T0 + timedelta(seconds=age_s)
     first = evaluate(plan(action), policy, facts(), [], now)
-    judged = with_plan_age(first, plan(action), policy, now)
+    judged = evaluate(plan(action), policy, facts(), [], now, first_judgement=True)
+    assert C.PLAN_STALE not in first.codes  # a re-check before the write never ages out
     assert judged.verdict is verdict
     if verdict is Verdict.DENY:
         assert judged.codes[-1] is C.PLAN_STALE

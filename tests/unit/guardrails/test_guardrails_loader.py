@@ -318,8 +318,8 @@ BAD = [
     (
         "bad-date",
         edit("  freezeWindows: []", "  freezeWindows: [{name: x, from: 2026-13-45T00:00:00Z}]"),
-        "",
-        "invalid YAML value",
+        "spec.freezeWindows[0].from (line ⟪freezeWindows: [{name: x⟫)",
+        "month value is outside expected range",
     ),
     (
         "python-tag",
@@ -327,8 +327,13 @@ BAD = [
         "column",
         "invalid YAML",
     ),
-    ("control-char", TEXT + "\x07\n", "", "invalid YAML"),
-    ("huge-int", edit("floor: 1", "floor: " + "9" * 5000), "", "invalid YAML value"),
+    ("control-char", TEXT + "\x07\n", "column", "invalid YAML: unacceptable character #x0007"),
+    (
+        "huge-int",
+        edit("floor: 1", "floor: " + "9" * 5000),
+        "spec.replicas.floor (line ⟪floor:⟫)",
+        "invalid YAML value: integer of 5000 digits is too large",
+    ),
 ]
 
 FREEZE = [
@@ -478,7 +483,8 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(TEXT.encode("utf-8") + b"# caf\xe9\n")
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
-    assert caught.value.location == f"byte {len(TEXT.encode()) + 5}"
+    line = TEXT.count("\n") + 1
+    assert caught.value.location == f"line {line} (byte {len(TEXT.encode()) + 5})"
     assert caught.value.reason == "not UTF-8 text"
 
 

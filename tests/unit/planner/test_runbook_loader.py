@@ -166,18 +166,27 @@ SYNTAX_CASES = [
     pytest.param("# no front-matter\n", "line 1", "missing front-matter", id="no-front-matter"),
     pytest.param("", "line 1", "missing front-matter", id="empty-file"),
     pytest.param("---\nid: x\ntitle: y\n", "line 1", "unterminated", id="unterminated"),
-    pytest.param("---\nid: [oops\n---\nbody\n", "line 3", "invalid YAML", id="invalid-yaml"),
-    pytest.param("---\nid: a\nid: b\n---\nbody\n", "id", "lines 2 and 3", id="duplicate-key"),
+    pytest.param(
+        "---\nid: [oops\n---\nbody\n", "line 3, column 1", "invalid YAML", id="invalid-yaml"
+    ),
+    pytest.param(
+        "---\nid: a\nid: b\n---\nbody\n", "id (line 3)", "first on line 2", id="duplicate-key"
+    ),
     pytest.param(
         "---\nmatches:\n  faults: [saturation]\n  faults: [crash_loop]\n---\nbody\n",
-        "matches.faults",
-        "duplicate key 'faults'",
+        "matches.faults (line 4)",
+        "duplicate key 'faults' (first on line 3)",
         id="duplicate-nested-key",
     ),
     pytest.param(
-        "---\nsignals: &s [restarts]\nalso: *s\n---\nbody\n", "also", "aliases", id="alias"
+        "---\nsignals: &s [restarts]\nalso: *s\n---\nbody\n", "also (line 3)", "aliases", id="alias"
     ),
-    pytest.param("---\nid: \x07\n---\nbody\n", "", "unacceptable character", id="control-char"),
+    pytest.param(
+        "---\nid: \x07\n---\nbody\n",
+        "line 2, column 5",
+        "unacceptable character",
+        id="control-char",
+    ),
     pytest.param("---\n- a list\n---\nbody\n", "(root)", "mapping", id="not-a-mapping"),
     pytest.param("---\n---\nbody\n", "(root)", "mapping", id="empty-front-matter"),
 ]
