@@ -134,14 +134,24 @@ class SignalWindow:
     data: SeriesData
     health: Health = Health.OK
     message: str = ""
+    _end: int = field(init=False, repr=False, compare=False)
+    """Samples visible at ``observed_at`` (found once: detectors ask many questions)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_end", bisect.bisect_right(self.data.timestamps, self.observed_at)
+        )
 
     def _bounds(self, seconds: float) -> tuple[int, int]:
         end = self.observed_at
-        return self.data.index_range(end - seconds, end)
+        if seconds < 0:
+            return self.data.index_range(end - seconds, end)
+        hi = self._end
+        return bisect.bisect_right(self.data.timestamps, end - seconds, 0, hi), hi
 
     def latest(self) -> tuple[float, float] | None:
         """The newest visible (timestamp, value), or None."""
-        _, hi = self.data.index_range(float("-inf"), self.observed_at)
+        hi = self._end
         if hi == 0:
             return None
         return self.data.timestamps[hi - 1], self.data.values[hi - 1]
@@ -175,8 +185,7 @@ class SignalWindow:
 
     def coverage_seconds(self) -> float:
         """How far back the visible history reaches."""
-        _, hi = self.data.index_range(float("-inf"), self.observed_at)
-        if hi == 0:
+        if self._end == 0:
             return 0.0
         return self.observed_at - self.data.timestamps[0]
 
