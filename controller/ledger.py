@@ -396,35 +396,25 @@ class LedgerWriter:
         incident_id: str | None,
         plan_hash: str | None,
     ) -> LedgerEntry:
-        with self._lock:
-            return self._write_locked(time, entry_type, payload, incident_id, plan_hash)
-
-    def _write_locked(
-        self,
-        time: datetime,
-        entry_type: EntryType,
-        payload: dict[str, Any],
-        incident_id: str | None,
-        plan_hash: str | None,
-    ) -> LedgerEntry:
-        if self._file is None:
-            raise RuntimeError("ledger writer is not open")
-        if self._failed:
-            raise RuntimeError("an earlier ledger write failed: the writer accepts no more")
-        entry = chain_entry(
-            self._chain.count, self.head, time, entry_type, incident_id, plan_hash, payload,
-            key=self._key,
-        )  # fmt: skip
-        try:
-            self._file.write((entry.model_dump_json() + "\n").encode("utf-8"))
-            if self.resume:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-        except BaseException:
-            self._failed = True  # a part of the line may be written: never write after it
-            raise
-        self._chain.advance(entry)
-        return entry
+        with self._lock:  # the loop's tick and the planner thread both append
+            if self._file is None:
+                raise RuntimeError("ledger writer is not open")
+            if self._failed:
+                raise RuntimeError("an earlier ledger write failed: the writer accepts no more")
+            entry = chain_entry(
+                self._chain.count, self.head, time, entry_type, incident_id, plan_hash, payload,
+                key=self._key,
+            )  # fmt: skip
+            try:
+                self._file.write((entry.model_dump_json() + "\n").encode("utf-8"))
+                if self.resume:
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+            except BaseException:
+                self._failed = True  # a part of the line may be written: never write after it
+                raise
+            self._chain.advance(entry)
+            return entry
 
     def close(self) -> None:
         """Seal (unless the ledger already ends with a seal), flush to disk, and move into

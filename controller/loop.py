@@ -46,6 +46,7 @@ from controller.ports import (
     Clock,
     ClusterReader,
     ClusterWriter,
+    FleetMember,
     FleetSource,
     HealthReporter,
     KillSwitch,
@@ -169,7 +170,7 @@ class ControlLoop:
         self.state = outcome.state
         mode = self._update_mode(windows, outcome, now)
         with tracer.start_as_current_span("localize"):
-            outcome = self._localize(outcome, now)
+            outcome = self._localize(outcome, members, now)
         self._record_detection(outcome, now)
         view = TickView(
             now=now,
@@ -215,11 +216,12 @@ class ControlLoop:
             log.warning("mode changed", mode=decision.state.mode.value)
         return decision.state.mode
 
-    def _localize(self, outcome: DetectionOutcome, now: datetime) -> DetectionOutcome:
+    def _localize(
+        self, outcome: DetectionOutcome, fleet: Sequence[FleetMember], now: datetime
+    ) -> DetectionOutcome:
         """Attach the root-cause ranking to incidents that are new or re-diagnosed."""
         if not outcome.opened and not outcome.updated:
             return outcome
-        fleet = self.ports.fleet.members(now)
         events = {m.ref.key: self.ports.reader.events(m.ref, now) for m in fleet}
         ranking = rank_root_causes(
             outcome.open,

@@ -54,14 +54,7 @@ class ConsoleApprover:
         now = self._clock.now()
         if outcome is ApprovalOutcome.APPROVED and now > request.expires_at:
             outcome, note = ApprovalOutcome.EXPIRED, "answered after the deadline"
-        return Approval(
-            plan_hash=request.plan_hash,
-            snapshot_at=request.snapshot_at,
-            outcome=outcome,
-            approver=self._approver,
-            decided_at=now,
-            note=note,
-        )
+        return Approval.to(request, outcome, self._approver, now, note)
 
     def _ask(self, request: ApprovalRequest) -> tuple[ApprovalOutcome, str]:
         for _ in range(MAX_PROMPTS):

@@ -8,7 +8,6 @@ it, so the replay waits (and a late answer past the TTL expires into a rejection
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from controller.models.actions import ActionKind
 from controller.models.decisions import Approval, ApprovalOutcome, ApprovalRequest
@@ -30,7 +29,7 @@ class GrantAll:
 
     def decide(self, request: ApprovalRequest) -> Approval:
         """The approval this stand-in gives."""
-        return _answer(request, ApprovalOutcome.APPROVED, self.approver, request.requested_at)
+        return Approval.to(request, ApprovalOutcome.APPROVED, self.approver, request.requested_at)
 
 
 class DenyAll:
@@ -47,7 +46,7 @@ class DenyAll:
 
     def decide(self, request: ApprovalRequest) -> Approval:
         """The rejection this stand-in gives."""
-        return _answer(request, ApprovalOutcome.REJECTED, self.approver, request.requested_at)
+        return Approval.to(request, ApprovalOutcome.REJECTED, self.approver, request.requested_at)
 
 
 class RecordedApprovals:
@@ -70,7 +69,7 @@ class RecordedApprovals:
         """The recorded answer for this workload and kind, or an expiry."""
         match = self._take(request)
         if match is None:
-            return _answer(
+            return Approval.to(
                 request,
                 ApprovalOutcome.EXPIRED,
                 "replay:recorded",
@@ -79,7 +78,7 @@ class RecordedApprovals:
             )
         at = max(match.time, request.requested_at)
         if at > request.expires_at:
-            return _answer(
+            return Approval.to(
                 request,
                 ApprovalOutcome.EXPIRED,
                 match.approver,
@@ -91,7 +90,7 @@ class RecordedApprovals:
             if match.outcome is RecordedApprovalOutcome.APPROVED
             else ApprovalOutcome.REJECTED
         )
-        return _answer(request, outcome, match.approver, at, "as recorded")
+        return Approval.to(request, outcome, match.approver, at, "as recorded")
 
     def _take(self, request: ApprovalRequest) -> RecordedApproval | None:
         target = request.action.target
@@ -100,20 +99,3 @@ class RecordedApprovals:
             if candidate.workload == target and candidate.action_kind is kind:
                 return self._unused.pop(index)
         return None
-
-
-def _answer(
-    request: ApprovalRequest,
-    outcome: ApprovalOutcome,
-    approver: str,
-    at: datetime,
-    note: str = "",
-) -> Approval:
-    return Approval(
-        plan_hash=request.plan_hash,
-        snapshot_at=request.snapshot_at,
-        outcome=outcome,
-        approver=approver,
-        decided_at=at,
-        note=note,
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -114,6 +115,25 @@ class Approval(FrozenModel):
     approver: str = Field(min_length=1, max_length=200)
     decided_at: UtcDatetime
     note: str = Field(default="", max_length=2000)
+
+    @classmethod
+    def to(
+        cls,
+        request: ApprovalRequest,
+        outcome: ApprovalOutcome,
+        approver: str,
+        decided_at: datetime,
+        note: str = "",
+    ) -> Approval:
+        """An answer to ``request``, bound to its plan hash and snapshot."""
+        return cls(
+            plan_hash=request.plan_hash,
+            snapshot_at=request.snapshot_at,
+            outcome=outcome,
+            approver=approver,
+            decided_at=decided_at,
+            note=note,
+        )
 
     def covers(self, request: ApprovalRequest) -> bool:
         """Whether this answer is an approval of exactly ``request`` given in time."""

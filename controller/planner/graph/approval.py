@@ -102,11 +102,4 @@ def _rejected(
 def _system(
     request: ApprovalRequest, outcome: ApprovalOutcome, now: datetime, note: str
 ) -> Approval:
-    return Approval(
-        plan_hash=request.plan_hash,
-        snapshot_at=request.snapshot_at,
-        outcome=outcome,
-        approver=SYSTEM_APPROVER,
-        decided_at=now,
-        note=note,
-    )
+    return Approval.to(request, outcome, SYSTEM_APPROVER, now, note)
