@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.errors import IncidentFileError
+from controller.incident_stream import StreamingDecodeError, decode_streaming
 from controller.models.incident_file import (
     KIND,
     SUPPORTED_API_VERSIONS,
@@ -42,7 +43,8 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     return json_path(loc), reason
 
 
-def _read_json(path: Path) -> Any:
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, after the checks that need no parsing (exists, not a folder, size)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError as exc:
@@ -55,16 +57,28 @@ def _read_json(path: Path) -> Any:
         limit = MAX_INCIDENT_BYTES
         raise IncidentFileError(path, "", f"file is {size} bytes; the limit is {limit}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise IncidentFileError(path, f"byte {exc.start}", "not UTF-8 text") from exc
+        return path.read_bytes()
     except OSError as exc:
         raise IncidentFileError(path, "", f"cannot read: {exc.strerror}") from exc
+
+
+def _decode_text(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IncidentFileError(path, f"byte {exc.start}", "not UTF-8 text") from exc
+
+
+def _decode_json(path: Path, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise IncidentFileError(path, where, f"invalid JSON: {exc.msg}") from exc
+
+
+def _read_json(path: Path) -> Any:
+    return _decode_json(path, _decode_text(path, _read_bytes(path)))
 
 
 def parse_incident(data: Any, source: str | Path) -> IncidentFile:
@@ -88,8 +102,20 @@ def parse_incident(data: Any, source: str | Path) -> IncidentFile:
 
 
 def load_incident(path: Path) -> IncidentFile:
-    """Read, parse and validate an incident file."""
-    return parse_incident(_read_json(path), path)
+    """Read, parse and validate an incident file.
+
+    A valid file takes the lean path (``decode_streaming``: each series validated into
+    packed arrays as soon as it is decoded, so the millions of Python numbers of a long
+    recording never exist at once). Any failure goes the plain way, ``json.loads`` then
+    ``parse_incident``, so every error names the same line and column or JSON path and
+    reason whichever path found it.
+    """
+    text = _decode_text(path, _read_bytes(path))
+    try:
+        return parse_incident(decode_streaming(text), path)
+    except (IncidentFileError, StreamingDecodeError, ValidationError, ValueError):
+        pass
+    return parse_incident(_decode_json(path, text), path)
 
 
 def dump_incident(incident: IncidentFile) -> str:

@@ -9,13 +9,17 @@ JSON Schema (``aiops schema incident``).
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Sequence
 from enum import StrEnum
+from itertools import compress
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from controller.models.actions import Action, ActionKind
 from controller.models.base import Duration, FrozenModel, UtcDatetime, epoch
+from controller.models.columns import GapColumn, NumberColumn, packed_numbers, packed_values
 from controller.models.events import ClusterEvent
 from controller.models.incident import FaultKind
 from controller.models.signals import CANONICAL_UNITS, UNIT_FACTORS, SeriesData, Signal
@@ -53,7 +57,7 @@ class TimeWindow(FrozenModel):
         return self
 
 
-def _check_timestamps(timestamps: tuple[float, ...]) -> None:
+def _check_timestamps(timestamps: Sequence[float]) -> None:
     if len(timestamps) > MAX_POINTS_PER_SERIES:
         raise ValueError(f"more than {MAX_POINTS_PER_SERIES} points")
     for index, (a, b) in enumerate(zip(timestamps, timestamps[1:], strict=False)):
@@ -67,8 +71,8 @@ class MetricSeries(FrozenModel):
     workload: WorkloadRef
     signal: Signal
     unit: str = Field(description="The signal's canonical unit or an accepted alternative.")
-    timestamps: tuple[float, ...]
-    values: tuple[float | None, ...]
+    timestamps: NumberColumn
+    values: GapColumn
 
     @field_validator("unit")
     @classmethod
@@ -84,15 +88,13 @@ class MetricSeries(FrozenModel):
 
     @field_validator("timestamps")
     @classmethod
-    def _increasing(cls, timestamps: tuple[float, ...]) -> tuple[float, ...]:
+    def _increasing(cls, timestamps: NumberColumn) -> NumberColumn:
         _check_timestamps(timestamps)
         return timestamps
 
     @field_validator("values")
     @classmethod
-    def _finite_and_aligned(
-        cls, values: tuple[float | None, ...], info: ValidationInfo
-    ) -> tuple[float | None, ...]:
+    def _finite_and_aligned(cls, values: GapColumn, info: ValidationInfo) -> GapColumn:
         timestamps = info.data.get("timestamps")
         if timestamps is not None and len(timestamps) != len(values):
             raise ValueError(f"{len(values)} values for {len(timestamps)} timestamps")
@@ -102,14 +104,21 @@ class MetricSeries(FrozenModel):
         return values
 
     def to_series_data(self) -> SeriesData:
-        """Samples in the canonical unit, gaps dropped."""
+        """Samples in the canonical unit, gaps dropped.
+
+        A series without gaps in its canonical unit shares this file's arrays (no copy);
+        otherwise the kept samples are copied (``v * factor`` exactly as before).
+        """
         factor = UNIT_FACTORS[CANONICAL_UNITS[self.signal]][self.unit]
-        return SeriesData.from_points(
-            [
-                (t, None if v is None else v * factor)
-                for t, v in zip(self.timestamps, self.values, strict=True)
-            ]
-        )
+        column = packed_values(self.values)
+        timestamps, values = packed_numbers(self.timestamps), column.array
+        if column.gaps:
+            present = [v == v for v in values]  # NaN marks a gap
+            timestamps = array("d", compress(timestamps, present))
+            values = array("d", compress(values, present))
+        if factor != 1.0:
+            values = array("d", (v * factor for v in values))
+        return SeriesData(timestamps, values)
 
 
 class TraceSeries(FrozenModel):

@@ -104,8 +104,8 @@ def chart_series(
                     workload=ref,
                     signal=signal,
                     unit=CANONICAL_UNITS[signal],
-                    timestamps=data.timestamps[lo:hi],
-                    values=data.values[lo:hi],
+                    timestamps=tuple(data.timestamps[lo:hi]),
+                    values=tuple(data.values[lo:hi]),
                     threshold=_threshold(signal, ref, incident_file, settings),
                 )
             )

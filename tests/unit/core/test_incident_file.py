@@ -33,7 +33,7 @@ def test_valid_file_loads_and_converts_units(tmp_path: Path) -> None:
     incident = load_incident(_write(tmp_path, data))
     latency = next(s for s in incident.series if s.signal is Signal.LATENCY_P99)
     series = latency.to_series_data()
-    assert series.values == (0.25,)  # ms -> s, the null gap dropped (not zero)
+    assert tuple(series.values) == (0.25,)  # ms -> s, the null gap dropped (not zero)
 
 
 def _error(tmp_path: Path, data: object) -> IncidentFileError:
