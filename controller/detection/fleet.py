@@ -161,10 +161,34 @@ def _jump(before: float, after: float, floor: float) -> float:
     return high / low if high >= low else -(low / high)
 
 
-def _steps(data: SeriesData, first: int, end: int, floor: float) -> Iterable[tuple[float, float]]:
-    """(sample time, signed jump from the previous sample) for indices ``first..end-1``."""
-    for index in range(first, end):
-        yield data.timestamps[index], _jump(data.values[index - 1], data.values[index], floor)
+@dataclass(slots=True)
+class _BigSteps:
+    """Indices ``i`` in ``[start, upto)`` whose step from sample ``i - 1`` reaches the factor.
+
+    Kept in the series' memo: a step never changes once both samples exist, so each tick
+    examines only the samples that arrived since the last one (usually one per series),
+    not the whole lookback.
+    """
+
+    start: int
+    upto: int
+    found: list[int]
+
+
+def _big_steps(data: SeriesData, first: int, end: int, floor: float, factor: float) -> list[int]:
+    """Indices in ``[first, end)`` (``first >= 1``) with ``|jump| >= factor``, ascending."""
+    key = ("fleet.step", floor, factor)
+    memo = data.memo.get(key)
+    if not isinstance(memo, _BigSteps) or first < memo.start or first > memo.upto:
+        memo = _BigSteps(start=first, upto=first, found=[])
+        data.memo[key] = memo
+    values = data.values
+    for index in range(memo.upto, end):
+        if abs(_jump(values[index - 1], values[index], floor)) >= factor:
+            memo.found.append(index)
+    memo.upto = max(memo.upto, end)
+    found = memo.found
+    return found[bisect.bisect_left(found, first) : bisect.bisect_left(found, end)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,15 +201,14 @@ class _Span:
     end: int
     floor: float
 
-    def may_jump(self, factor: float) -> bool:
-        """False when no step of the span can reach ``factor``, from the span's extremes.
-
-        Every floored value lies in [low, high], and IEEE division is monotonic, so no
-        step's factor can exceed ``high / low``: spans below it need no step-by-step look.
-        """
-        chunk = self.data.values[self.first - 1 : self.end]
-        high, low = max(max(chunk), self.floor), max(min(chunk), self.floor)
-        return high / low >= factor
+    def big_steps(self, factor: float) -> Iterable[tuple[float, float]]:
+        """(sample time, signed jump) of every step of the span reaching ``factor``."""
+        data = self.data
+        for index in _big_steps(data, self.first, self.end, self.floor, factor):
+            yield (
+                data.timestamps[index],
+                _jump(data.values[index - 1], data.values[index], self.floor),
+            )
 
     def reports(self, at: float) -> bool:
         """Whether the span has a step at sample time ``at``."""
@@ -203,7 +226,9 @@ def _spans(
         window = windows[key].get(signal)
         if window is None or window.health is not Health.OK:
             continue
-        lo, hi = window.data.index_range(start, min(window.observed_at, now))
+        timestamps = window.data.timestamps
+        hi = window.visible if window.observed_at <= now else bisect.bisect_right(timestamps, now)
+        lo = bisect.bisect_right(timestamps, start, 0, hi)
         if hi > max(lo, 1):
             spans.append(_Span(key, window.data, max(lo, 1), hi, FLOORS[window.signal]))
     return spans
@@ -218,18 +243,15 @@ def step_changes(
     """Every sample time at which most workloads reporting ``signal`` jumped together.
 
     A workload reports at a sample time when it has a sample there (after its first) within
-    the lookback; only spans whose extremes allow a jump are walked step by step.
+    the lookback; each series' big steps are found once (``_big_steps``) and looked up.
     """
     factor = settings.step_change_factor
     spans = _spans(windows, signal, now)
     jumped: dict[tuple[float, str], list[tuple[str, float]]] = {}
     for span in spans:
-        if not span.may_jump(factor):
-            continue
-        for at, jump in _steps(span.data, span.first, span.end, span.floor):
-            if abs(jump) >= factor:
-                direction = "rose" if jump > 0 else "dropped"
-                jumped.setdefault((at, direction), []).append((span.key, abs(jump)))
+        for at, jump in span.big_steps(factor):
+            direction = "rose" if jump > 0 else "dropped"
+            jumped.setdefault((at, direction), []).append((span.key, abs(jump)))
     found = []
     for (at, direction), keys in sorted(jumped.items()):
         if len(keys) < MIN_STEP_WORKLOADS:

@@ -103,6 +103,9 @@ class SeriesData:
     timestamps: Sequence[float]
     values: Sequence[float]
     _prefix: array[float] = field(init=False, repr=False)
+    memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Facts a detector derived from these samples and keeps for the next tick (the data
+    never changes, so they stay true); each key is owned by one detector module."""
 
     def __post_init__(self) -> None:
         timestamps, values = float_array(self.timestamps), float_array(self.values)

@@ -1,6 +1,6 @@
 """The fleet guard's and the cluster's shortcuts (issue 9, speed) give the plain answers.
 
-``step_changes`` only walks the windows whose extremes allow a jump and counts the reporting
+``step_changes`` keeps each series' big steps in its memo and counts the reporting
 workloads only at candidate times; ``SimulatedCluster.events`` (the per-workload events that
 localization and detection read) bisects a per-workload index. Both are checked against the
 straightforward versions they replaced, kept here as oracles, over generated fleets.
@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.detection.fleet import FLOORS, STEP_LOOKBACK, StepChange, step_changes
+from controller.models.base import from_epoch
 from controller.models.events import ClusterEvent, EventKind
-from controller.models.signals import Health, SeriesData, Signal, SignalWindow
+from controller.models.signals import Health, SeriesData, Signal, SignalWindow, window_at
 from controller.models.workloads import WorkloadRef
 from controller.settings import ModeSettings
 from controller.sim.fakes import SimulatedCluster
@@ -94,6 +95,58 @@ def test_step_changes_match_walking_every_step(windows: Windows, shift: float) -
     now = NOW + shift
     expected = reference_step_changes(windows, Signal.LATENCY_P99, SETTINGS, now)
     assert step_changes(windows, Signal.LATENCY_P99, SETTINGS, now) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(fleets(), st.lists(st.sampled_from([-600.0, -90.0, -30.0, -15.0, 0.0, 30.0]), max_size=8))
+def test_step_changes_remembered_across_ticks_match_a_fresh_walk(
+    windows: Windows, shifts: list[float]
+) -> None:
+    """The big steps kept in each series' memo give at every tick (forward, repeated or
+    back in time, as a planner read may ask) what a walk over fresh data gives."""
+    for shift in shifts + sorted(shifts):
+        now = NOW + shift
+        seen = {
+            key: {s: window_at(w, from_epoch(now)) for s, w in by_signal.items()}
+            for key, by_signal in windows.items()
+        }
+        fresh = {
+            key: {
+                s: SignalWindow(
+                    w.workload,
+                    s,
+                    w.source,
+                    now,
+                    SeriesData(tuple(w.data.timestamps), tuple(w.data.values)),
+                    w.health,
+                )
+                for s, w in by_signal.items()
+            }
+            for key, by_signal in windows.items()
+        }
+        expected = reference_step_changes(fresh, Signal.LATENCY_P99, SETTINGS, now)
+        assert step_changes(seen, Signal.LATENCY_P99, SETTINGS, now) == expected
+
+
+def test_a_step_seen_again_after_a_later_tick_is_still_found() -> None:
+    """Forward past the lookback, then back (a read at an earlier time): the memo must not
+    hide the step it skipped."""
+    windows: Windows = {}
+    for ref in FLEET:
+        stamps = tuple(NOW - 30.0 * (99 - i) for i in range(100))
+        points = tuple(0.2 if i < 60 else 200.0 for i in range(100))
+        data = SeriesData(stamps, points)
+        windows[ref.key] = {
+            Signal.LATENCY_P99: SignalWindow(ref, Signal.LATENCY_P99, "t", NOW, data)
+        }
+    step_at = NOW - 30.0 * 39
+    answers = []
+    for now in (NOW, step_at + 60.0, NOW, step_at - 30.0, step_at + 60.0):
+        seen = {
+            k: {s: window_at(w, from_epoch(now)) for s, w in v.items()} for k, v in windows.items()
+        }
+        answers.append(len(step_changes(seen, Signal.LATENCY_P99, SETTINGS, now)))
+    assert answers == [0, 1, 0, 0, 1]
 
 
 def test_a_fleet_wide_unit_change_is_still_found() -> None:
