@@ -20,6 +20,7 @@ import base64
 import fcntl
 import hashlib
 import hmac
+import io
 import json
 import os
 import threading
@@ -43,6 +44,7 @@ from controller.models.ledger import (
     validate_payload,
 )
 from controller.models.ledger_payloads import Recovery, SealPayload
+from controller.outputs import OutputKind, OutputTarget, classify_output, write_through
 
 log = structlog.get_logger("aiops.ledger")
 
@@ -272,9 +274,14 @@ class LedgerWriter:
 
     - ``resume=False`` (one-shot runs such as ``aiops replay``): lines go to a temporary file
       that is renamed over ``path`` on ``close``; a failed run (``abort``) leaves ``path``
-      untouched, and nothing partial is ever visible.
+      untouched, and nothing partial is ever visible. ``path`` follows the output rules of
+      ``controller.outputs``: a symlink's target is replaced (the link stays); a character
+      device, a FIFO or ``-`` (stdout) is never renamed over but gets the whole ledger
+      written through on ``close`` (nothing on ``abort``); a directory or a missing folder is
+      refused on ``open`` (InputError), before any entry is made.
     - ``resume=True`` (the live operator): lines are appended to ``path`` itself and each is
-      fsynced before ``append`` returns. An existing ledger is verified first (a broken or
+      fsynced before ``append`` returns; its folder is created if missing, and only a regular
+      file can be resumed. An existing ledger is verified first (a broken or
       tampered one is refused, naming the file and line) and continued in a new segment; a
       segment a crash left unsealed is sealed with a ``recovery`` record first, and a cut-off
       last line is removed from the file into that record. One writer at a time (a lock).
@@ -298,7 +305,10 @@ class LedgerWriter:
         """What resuming found at the end of an unclosed ledger (None: nothing to recover)."""
         self._key = checked_key(key)
         self._clock = clock
-        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._tmp: Path | None = None
+        """One-shot into a regular file: the temporary file renamed over it on close."""
+        self._stream: OutputTarget | None = None
+        """One-shot into a device, a FIFO or stdout: written through on close."""
         self._file: BinaryIO | None = None
         self._chain = _Chain(key=self._key)
         self._failed = False
@@ -329,12 +339,24 @@ class LedgerWriter:
         """Start writing (``__enter__`` does this)."""
         if self._file is not None:
             raise RuntimeError("ledger writer is already open")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.resume:
-            self._file = self._tmp.open("wb")
+        if self.resume:
+            self._open_resumed()
             return
-        created = not self.path.exists()
-        handle = self.path.open("a+b")
+        target = classify_output(self.path)
+        if target.kind is OutputKind.FILE:
+            self._tmp = target.path.with_name(f".{target.path.name}.{os.getpid()}.tmp")
+            self._file = self._tmp.open("wb")
+        else:
+            self._stream = target
+            self._file = io.BytesIO()  # a stream gets the whole ledger on close, or nothing
+
+    def _open_resumed(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the operator's state folder
+        target = classify_output(self.path)
+        if target.kind is not OutputKind.FILE:
+            raise InputError(self.path, "", "only a regular file can be resumed as a ledger")
+        created = not target.path.exists()
+        handle = target.path.open("a+b")
         try:
             self._continue(handle)
         except BaseException:
@@ -342,7 +364,7 @@ class LedgerWriter:
             handle.close()
             raise
         if created:
-            _fsync_dir(self.path.parent)
+            _fsync_dir(target.path.parent)
 
     def _continue(self, handle: BinaryIO) -> None:
         """Lock, verify and recover the ledger in ``handle``; then write on after it."""
@@ -418,8 +440,8 @@ class LedgerWriter:
 
     def close(self) -> None:
         """Seal (unless the ledger already ends with a seal), flush to disk, and move into
-        place. After a failed write: a resumed ledger is left for the next resume to recover,
-        a one-shot one is discarded."""
+        place (or write a stream through). After a failed write: a resumed ledger is left for
+        the next resume to recover, a one-shot one is discarded."""
         if self._file is None:
             return
         if self._failed:
@@ -430,13 +452,31 @@ class LedgerWriter:
         if not self._chain.sealed:
             when = self._chain.last_time or self._clock()
             self._write(when, EntryType.SEAL, {"entries": self._chain.count}, None, None)
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        if not self.resume:
-            os.replace(self._tmp, self.path)
-            _fsync_dir(self.path.parent)
+        file, self._file = self._file, None
+        file.flush()
+        if isinstance(file, io.BytesIO) and self._stream is not None:
+            data = file.getvalue()
+            file.close()
+            write_through(self._stream, data)  # opened without create: never a new file
+            return
+        os.fsync(file.fileno())
+        file.close()
+        if self._tmp is not None:
+            self._publish(self._tmp)
+
+    def _publish(self, tmp: Path) -> None:
+        """Rename ``tmp`` into place, unless ``path`` stopped being a regular file while the
+        run went on (then it is written through, or refused): never rename over a device or
+        a FIFO."""
+        try:
+            now = classify_output(self.path)
+            if now.kind is OutputKind.FILE:
+                os.replace(tmp, now.path)
+                _fsync_dir(now.path.parent)
+            else:
+                write_through(now, tmp.read_bytes())
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Stop without sealing. One-shot: discard the temporary file (``path`` is left
@@ -444,5 +484,5 @@ class LedgerWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
-        if not self.resume:
+        if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)

@@ -3,6 +3,11 @@
 A user mistake (missing file, invalid JSON, schema violation, bad policy or runbook) prints
 one line naming the file, the location and the reason, and exits with status 2: no traceback
 and no partial output file.
+
+Start-up stays light: this module and the flag modules import only Typer, Rich's console and
+the standard library; what a command needs (loaders, models, the engine, the trace receiver,
+LangGraph, the SDKs) is imported inside the command when it runs, so ``aiops version`` and
+``aiops --help`` pay for none of it (tests/cli/test_startup_imports.py keeps it so).
 """
 
 from __future__ import annotations
@@ -18,17 +23,10 @@ from typing import Annotated, Any
 import typer
 
 from controller import __version__
-from controller.bundled import default_runbooks
 from controller.cli.capture import capture as capture_command
 from controller.cli.common import fail, guard, stderr
 from controller.cli.replay import replay as replay_command
 from controller.errors import LedgerIntegrityError, RunbookError
-from controller.guardrails.loader import load_policy, policy_json_schema
-from controller.incident_loader import incident_json_schema
-from controller.ledger import ledger_json_schema, ledger_key, verify_ledger
-from controller.planner.runbook.catalog import load_runbooks, runbook_json_schema
-from controller.replay.result import ReplayResult
-from controller.settings import Settings
 from controller.telemetry import configure_tracing, shutdown_tracing
 
 app = typer.Typer(
@@ -67,6 +65,13 @@ def schema(
     name: Annotated[SchemaName, typer.Argument(help="Which document's JSON Schema to print.")],
 ) -> None:
     """Print a JSON Schema (incident files, policies, runbook front-matter, replay results)."""
+    from controller.guardrails.loader import policy_json_schema
+    from controller.incident_loader import incident_json_schema
+    from controller.ledger import ledger_json_schema
+    from controller.planner.runbook.catalog import runbook_json_schema
+    from controller.replay.result import ReplayResult
+    from controller.settings import Settings
+
     documents: dict[SchemaName, Callable[[], dict[str, Any]]] = {
         SchemaName.INCIDENT: incident_json_schema,
         SchemaName.POLICY: policy_json_schema,
@@ -81,6 +86,7 @@ def schema(
 @policy_app.command("check")
 def policy_check(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
     """Validate a policy file and explain what is wrong with it."""
+    from controller.guardrails.loader import load_policy
 
     def run() -> None:
         loaded = load_policy(file)
@@ -96,6 +102,8 @@ def runbooks_check(
     folder: Annotated[Path | None, typer.Argument(help="Runbook folder; default: bundled.")] = None,
 ) -> None:
     """Validate every runbook in a folder; a folder without any runbook is an error (exit 2)."""
+    from controller.bundled import default_runbooks
+    from controller.planner.runbook.catalog import load_runbooks
 
     def run() -> None:
         directory = folder or default_runbooks()
@@ -121,6 +129,7 @@ def ledger_verify(
 
     With AIOPS_LEDGER_KEY set, the chain is checked as HMACs under that key.
     """
+    from controller.ledger import ledger_key, verify_ledger
 
     def run() -> None:
         key = ledger_key(os.environ)

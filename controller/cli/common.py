@@ -1,4 +1,4 @@
-"""Shared plumbing of the ``aiops`` commands: one-line errors and all-or-nothing writes.
+"""Shared plumbing of the ``aiops`` commands: one-line errors and safe output writes.
 
 A user mistake (missing file, invalid JSON, schema violation, bad policy or runbook, bad flag)
 prints one line naming the file or flag, the location and the reason, and exits with status
@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from controller.errors import BackendUnavailableError, InputError
+from controller.outputs import OutputKind, classify_output, write_through
 
 stderr = Console(stderr=True)
 
@@ -32,16 +33,32 @@ def _umask() -> int:
     return current
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write all or nothing: a temporary file in the same folder, then a rename."""
+def check_output(path: Path, flag: str) -> None:
+    """Refuse an unusable output (a directory, a missing folder...) before any work is done."""
+    classify_output(path, flag=flag)
+
+
+def write_output(path: Path, text: str, *, flag: str) -> None:
+    """Write ``text`` to ``path`` by the rules of ``controller.outputs``: all or nothing for a
+    file (the path is classified again here: it may have changed while the command ran),
+    through for standard output (``-``), a device or a FIFO."""
+    target = classify_output(path, flag=flag)
+    data = text.encode("utf-8")
+    if target.kind is OutputKind.FILE:
+        _replace_atomically(target.path, data, flag)
+    else:
+        write_through(target, data, flag=flag)
+
+
+def _replace_atomically(path: Path, data: bytes, flag: str) -> None:
+    """A temporary file in the same folder, then a rename: never a partial file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
-        raise InputError(path, "", f"cannot write: {exc.strerror}") from exc
+        raise InputError(flag, str(path), f"cannot write: {exc.strerror}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a report is a normal file
         os.replace(tmp, path)
     except BaseException:
