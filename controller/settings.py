@@ -152,6 +152,31 @@ class TracesSettings(_Group):
     max_pending_spans: int = Field(
         default=100_000, ge=0, description="Client spans kept to join with server spans."
     )
+    # Connection limits (observers/traces/connections.py). A head is well under 1 KiB, so 10 s
+    # only ever cuts a stalled client, and matches the SDK exporters' own 10 s export deadline.
+    header_timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="Whole request head, from connect (or its first byte on a reused one).",
+    )
+    # 8 MiB (max_body_bytes) in 30 s needs only ~280 KB/s; exporters give up sooner by default.
+    body_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        description="Whole request body, from the end of the head; then HTTP 408 and close.",
+    )
+    # Above the SDK batch interval (5 s), so a steady exporter keeps its connection rather than
+    # racing the close; low enough that idle connections do not sit on the cap's slots.
+    idle_timeout: Duration = Field(
+        default=timedelta(seconds=15),
+        gt=timedelta(0),
+        description="Keep-alive: an idle connection closes (uvicorn: whole seconds, rounded up).",
+    )
+    # Senders are a Collector (a few connections) or SDKs (one each); 256 stays well inside
+    # the default 1024 open-file limit next to the controller's own sockets.
+    max_connections: int = Field(
+        default=256, ge=1, description="Open connections; one more is answered 503 and closed."
+    )
 
 
 class KubeSettings(_Group):

@@ -2,7 +2,8 @@
 
 ``TraceReceiver`` (server.py) serves ``POST /v1/traces`` (the ASGI app of receiver.py) and feeds
 a ``TraceAggregator`` (aggregate.py), which keeps sliding-window statistics per service and per
-call edge. ``load_otlp_dump`` / ``aggregate_dump`` (dump.py) do the same offline for a
+call edge; slow and idle clients are cut off and open connections capped (connections.py).
+``load_otlp_dump`` / ``aggregate_dump`` (dump.py) do the same offline for a
 Collector file-exporter dump. See docs/traces.md.
 
 Only this package imports opentelemetry.proto, google.protobuf, starlette and uvicorn.

@@ -3,13 +3,16 @@
 Status codes follow the OTLP/HTTP spec: 200 with an ExportTraceServiceResponse in the request's
 encoding (``partial_success`` set when spans were dropped by limits); 400 for a body that does
 not decode or a corrupt gzip stream; 413 when the body passes ``max_body_bytes`` before or
-after decompression; 415 for other content types or encodings. Error bodies are a
+after decompression; 415 for other content types or encodings; 408, with the connection
+closed, when the body is not whole within ``body_timeout`` of the head (a slow or stalled
+sender would otherwise hold its connection for ever). Error bodies are a
 ``google.rpc.Status``. A rejected request changes nothing. Only counts are logged, never
 attribute values (telemetry is untrusted input, R15).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -87,11 +90,16 @@ class _Endpoint:
     settings: TracesSettings
     clock: Clock
 
-    def _failure(self, status: int, reason: str, message: str, media_type: str) -> Response:
-        """Refuse the whole export: count it, log the reason (never the payload)."""
+    def _failure(
+        self, status: int, reason: str, message: str, media_type: str, *, close: bool = False
+    ) -> Response:
+        """Refuse the whole export: count it, log the reason (never the payload). ``close``
+        ends the connection after the answer (the rest of the body will not be read)."""
         self.aggregator.note_rejected_request(reason)
         log.info("otlp export rejected", status=status, reason=reason)
-        return Response(status_body(message, media_type), status, media_type=media_type)
+        headers = {"connection": "close"} if close else None
+        body = status_body(message, media_type)
+        return Response(body, status, headers=headers, media_type=media_type)
 
     async def export(self, request: Request) -> Response:
         """Handle one OTLP/HTTP export."""
@@ -110,6 +118,9 @@ class _Endpoint:
             return self._failure(400, "bad_encoding", str(exc), media_type)
         except ClientDisconnect:
             return self._failure(400, "client_disconnect", "client disconnected", media_type)
+        except TimeoutError:
+            message = f"body not received within {self.settings.body_timeout.total_seconds():g}s"
+            return self._failure(408, "body_timeout", message, media_type, close=True)
         try:
             result = await run_in_threadpool(self._accept, body, media_type)
         except PayloadError as exc:
@@ -117,14 +128,17 @@ class _Endpoint:
         return _success(result, media_type)
 
     async def _read(self, request: Request) -> bytes:
-        """The decoded body, read incrementally and never past the limit."""
+        """The decoded body, read incrementally, never past the size limit and never longer
+        than ``body_timeout`` in all (TimeoutError): a deadline on the whole body, not per
+        chunk, so a byte now and then cannot keep it going."""
         limit = self.settings.max_body_bytes
         reader = LimitedBody(request.headers.get("content-encoding", ""), limit)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"body larger than {limit} bytes")
-        async for chunk in request.stream():
-            reader.feed(chunk)
+        async with asyncio.timeout(self.settings.body_timeout.total_seconds()):
+            async for chunk in request.stream():
+                reader.feed(chunk)
         return reader.finish()
 
     def _accept(self, body: bytes, media_type: str) -> IngestResult:

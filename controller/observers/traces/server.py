@@ -3,11 +3,14 @@
 The listening socket is bound here, before uvicorn starts, so port 0 yields a known free port
 at once and a port already in use fails ``start()`` instead of a thread. ``start()`` waits a
 bounded time for uvicorn to serve; ``stop()`` asks it to finish in-flight requests, then
-forces the exit after a bounded grace period.
+forces the exit after a bounded grace period. Slow or idle clients are cut by the connection
+guard (connections.py) and the app's body deadline (receiver.py), with the limits of
+``TracesSettings``.
 """
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -20,6 +23,7 @@ from controller.errors import PermanentError
 from controller.models.modes import SourceHealth
 from controller.models.traces import TraceSnapshot
 from controller.observers.traces.aggregate import DEFAULT_STALE_AFTER, TraceAggregator
+from controller.observers.traces.connections import ConnectionLimits, guarded_protocol
 from controller.observers.traces.receiver import create_app
 from controller.ports import Clock
 from controller.settings import TracesSettings
@@ -93,13 +97,31 @@ class TraceReceiver:
             where = f"{self.settings.host}:{self.settings.port}"
             raise PermanentError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
         self._port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(self._app, log_config=None, access_log=False, lifespan="off")
-        server = self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(self._config())
         thread = self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._socket]}, name="otlp-receiver", daemon=True
         )
         thread.start()
         self._wait_started(server, thread)
+
+    def _config(self) -> uvicorn.Config:
+        """uvicorn with the connection guard: the h11 protocol always (the guard extends it, so
+        an installed httptools must not replace it), no WebSocket upgrades, and the keep-alive
+        timeout in the whole seconds uvicorn takes (rounded up)."""
+        limits = ConnectionLimits(
+            header_timeout=self.settings.header_timeout.total_seconds(),
+            max_connections=self.settings.max_connections,
+            note=self.aggregator.note_rejected_request,
+        )
+        return uvicorn.Config(
+            self._app,
+            http=guarded_protocol(limits),
+            ws="none",
+            timeout_keep_alive=math.ceil(self.settings.idle_timeout.total_seconds()),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
 
     def _wait_started(self, server: uvicorn.Server, thread: threading.Thread) -> None:
         """Poll (bounded by startup_timeout) until uvicorn reports it serves."""
