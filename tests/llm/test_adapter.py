@@ -3,7 +3,6 @@ CH-22, tool loop, budgets, no key)."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from controller.models.proposals import FallbackReason
 from controller.planner.claude.budget import TokenBudget
 from controller.planner.claude.client import build_claude_planner, llm_breaker
 from controller.resilience import BreakerState, CircuitBreaker
+from tests.llm.canaries import unquote
 from tests.llm.support import (
     RUNBOOKS,
     WEB,
@@ -71,7 +71,7 @@ def test_tool_use_loop_metrics_then_history_then_submit() -> None:
     third = fake.requests[2].body["messages"]
     results = [b for m in third if m["role"] == "user" for b in m["content"] if isinstance(b, dict)]
     history = [b for b in results if b.get("type") == "tool_result" and "revisions" in b["content"]]
-    assert history and json.loads(history[0]["content"])["current_revision"] == 3
+    assert history and unquote(history[0]["content"])["current_revision"] == 3
     metrics = [b for b in results if b.get("type") == "tool_result" and b.get("is_error")]
     assert metrics and "no metrics" in metrics[0]["content"]  # no windows in this snapshot
 

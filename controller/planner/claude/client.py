@@ -191,7 +191,7 @@ class ClaudePlanner:
                 if plan is not None:
                     return plan
                 force = True
-                continue_with = self._reask_blocks(calls, run.last_rejection)
+                continue_with = self._reask_blocks(calls, run.last_rejection, data)
             else:
                 continue_with = self._run_tools(run, calls, data)
                 force = run.tool_calls >= self._settings.max_tool_calls
@@ -228,14 +228,18 @@ class ClaudePlanner:
         return None
 
     def _reask_blocks(
-        self, calls: Sequence[Mapping[str, Any]], detail: str
+        self, calls: Sequence[Mapping[str, Any]], detail: str, data: tools.ToolsData
     ) -> list[dict[str, Any]]:
-        """Error results for every tool call of the rejected reply, then the re-ask text."""
+        """Error results for every tool call of the rejected reply, then the re-ask text.
+
+        The rejection may quote the model's own output, so it goes out as untrusted data.
+        """
+        secrets, limit = data.telemetry.secrets, self._settings.telemetry_max_chars
+        rejected = prompts.rejection_text(detail, secrets, limit)
         blocks: list[dict[str, Any]] = [
-            llm_output.tool_result(str(call.get("id", "")), f"rejected: {detail}", True)
-            for call in calls
+            llm_output.tool_result(str(call.get("id", "")), rejected, True) for call in calls
         ]
-        blocks.append({"type": "text", "text": prompts.reask_text(detail)})
+        blocks.append({"type": "text", "text": prompts.reask_text(detail, secrets, limit)})
         return blocks
 
     def _run_tools(
@@ -246,9 +250,7 @@ class ClaudePlanner:
         for call in calls:
             call_id = str(call.get("id", ""))
             if run.tool_calls >= self._settings.max_tool_calls:
-                blocks.append(
-                    llm_output.tool_result(call_id, "tool budget used up: call submit_plan", True)
-                )
+                blocks.append(llm_output.tool_result(call_id, prompts.TOOL_BUDGET_USED, True))
                 continue
             run.tool_calls += 1
             result = tools.execute(

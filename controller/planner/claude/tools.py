@@ -1,15 +1,16 @@
 """The read-only tools the model may call, executed over a plain data snapshot (no client).
 
 Every tool only reads the ``ToolsData`` snapshot the caller built for this incident: none can
-approve, change policy or write anything (SAFETY.md R2, CH-05). Results are compact JSON text,
-size-capped; free text from telemetry inside them is quoted as untrusted data exactly like in
-the prompt. A bad call (unknown tool, invalid input) is a value, an ``is_error`` tool result the
-model can correct, never an exception (HolmesGPT's StructuredToolResult rule).
+approve, change policy or write anything (SAFETY.md R2, CH-05). Every result, errors included,
+is one untrusted-data envelope of compact JSON after a constant line (issue 10): names, images,
+event text and trace service names come from the cluster, and an error may echo the model's own
+input, which may have come from that data. Results are size-capped. A bad call (unknown tool,
+invalid input) is a value, an ``is_error`` tool result the model can correct, never an
+exception (HolmesGPT's StructuredToolResult rule).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +27,9 @@ from controller.models.workloads import WorkloadInventory
 from controller.planner.claude.prompts import (
     EPHEMERAL,
     Telemetry,
-    json_text,
-    quote_untrusted,
-    sanitize,
+    newest_within,
+    tool_error_text,
+    tool_result_text,
 )
 from controller.planner.runbook.catalog import Runbook
 
@@ -111,27 +112,29 @@ def execute(
     """Run one read-only tool; unknown names and bad inputs become error results."""
     entry = _INPUTS.get(name)
     if entry is None:
-        return ToolResult(f"unknown tool {name!r}; available: {sorted(_INPUTS)}", is_error=True)
+        return _error(data, limit, error="unknown tool", tool=name, available=sorted(_INPUTS))
     model, _ = entry
     try:
         parsed = model.model_validate(arguments, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        return ToolResult(f"invalid input for {name}: {where}: {first['msg']}", is_error=True)
+        return _error(data, limit, error="invalid input", tool=name, at=where, why=first["msg"])
     result = _RUNNERS[name](parsed, data, limit)
     if isinstance(result, ToolResult):
         return result
-    text = json_text(result)
-    if len(text) > limit:
-        text = json_text({"truncated": True, "partial": text[: limit - 40]})
-    return ToolResult(text)
+    return ToolResult(tool_result_text(name, result, data.telemetry.secrets, limit))
+
+
+def _error(data: ToolsData, limit: int, **details: Any) -> ToolResult:
+    """An ``is_error`` result; its details are data (they may echo the model's input)."""
+    return ToolResult(tool_error_text(details, data.telemetry.secrets, limit), is_error=True)
 
 
 def _metrics(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolResult:
     windows = data.windows.get(args.workload)
     if windows is None:
-        return ToolResult(f"no metrics for workload {args.workload!r}", is_error=True)
+        return _error(data, limit, error="no metrics for this workload", workload=args.workload)
     seconds = float(args.window_seconds)
     summary = {signal.value: _summary(window, seconds) for signal, window in windows.items()}
     return {"workload": args.workload, "window": format_duration_s(seconds), "signals": summary}
@@ -154,7 +157,7 @@ def _summary(window: SignalWindow, seconds: float) -> dict[str, Any]:
 def _history(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolResult:
     inventory = data.inventories.get(args.workload)
     if inventory is None:
-        return ToolResult(f"unknown workload {args.workload!r}", is_error=True)
+        return _error(data, limit, error="unknown workload", workload=args.workload)
     revisions = [
         {
             "revision": r.revision,
@@ -174,19 +177,14 @@ def _history(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolRes
 def _events(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolResult:
     events = [e for e in data.telemetry.events if e.workload.key == args.workload]
     recent = sorted(events, key=lambda e: e.time)[-args.limit :]
-    lines = [
-        f"{e.time.strftime('%Y-%m-%dT%H:%M:%SZ')} {e.kind.value} revision={e.revision} "
-        f"reason={json.dumps(sanitize(e.reason), ensure_ascii=False)} "
-        f"message={json.dumps(sanitize(e.message), ensure_ascii=False)}"
-        for e in recent
-    ]
-    quoted = quote_untrusted("events", "\n".join(lines), data.telemetry.secrets, limit // 2)
-    return {"workload": args.workload, "count": len(recent), "events": quoted}
+    dumped = [e.model_dump(mode="json", exclude={"workload"}) for e in recent]
+    kept, omitted = newest_within(dumped, data.telemetry.secrets, limit // 2)
+    return {"workload": args.workload, "count": len(kept), "omitted": omitted, "events": kept}
 
 
 def _edges(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolResult:
     if data.traces is None:
-        return ToolResult("no trace data is available", is_error=True)
+        return _error(data, limit, error="no trace data is available")
     edges = [
         {"caller": e.caller, "callee": e.callee, **e.stats.model_dump(mode="json")}
         for e in data.traces.edges
@@ -199,9 +197,8 @@ def _runbook(args: Any, data: ToolsData, limit: int) -> dict[str, Any] | ToolRes
     runbook = next((r for r in data.runbooks if r.id == args.id), None)
     if runbook is None:
         known = sorted(r.id for r in data.runbooks)
-        return ToolResult(f"unknown runbook {args.id!r}; known: {known}", is_error=True)
-    body = quote_untrusted(f"runbook-{runbook.id}", runbook.body, data.telemetry.secrets, limit)
-    return {"id": runbook.id, "title": runbook.title, "body": body}
+        return _error(data, limit, error="unknown runbook", id=args.id, known=known)
+    return {"id": runbook.id, "title": runbook.title, "body": runbook.body}
 
 
 _RUNNERS: dict[str, Callable[[Any, ToolsData, int], dict[str, Any] | ToolResult]] = {
