@@ -3,13 +3,20 @@
 kill switch -> re-read live state -> already there? -> preconditions still hold? ->
 dry run? -> conditional write (resource version) -> ActionResult. Everything that can go
 wrong becomes a FAILED result with a reason; nothing here retries (the loop re-plans).
+
+Two optional hooks for writers to a real cluster (the simulated cluster uses neither, so
+replay is unchanged): ``receipts`` answers whether the step's idempotency key is already
+recorded on the object (a rollback the deployment controller renumbered shows no
+``current_revision == to_revision``, but carries its receipt), and a writer with
+``records_only`` (the shadow writer) makes every write a dry run.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
-from controller.errors import TemporaryError
+from controller.errors import AiopsError, PermanentError, TemporaryError
 from controller.models.actions import (
     Action,
     AdjustHpaAction,
@@ -68,15 +75,40 @@ def precondition_problem(action: Action, live: LiveWorkload) -> str | None:
     return None
 
 
+class Receipts(Protocol):
+    """Whether a step's write already landed, read from the object it wrote (R17)."""
+
+    def applied(self, action: Action, key: str) -> bool:
+        """True when the object ``action`` writes records ``key`` as its last action."""
+        ...
+
+
+@runtime_checkable
+class RecordingWriter(Protocol):
+    """A ClusterWriter that records would-be writes and changes nothing (shadow mode)."""
+
+    records_only: bool
+
+
+SHADOW_NOTE = "shadow writer: recorded the would-be write, changed nothing"
+
+
 class Actuator:
     """Reconciles one decided action against the cluster behind the injected ports."""
 
     def __init__(
-        self, *, reader: ClusterReader, writer: ClusterWriter, kill_switch: KillSwitch
+        self,
+        *,
+        reader: ClusterReader,
+        writer: ClusterWriter,
+        kill_switch: KillSwitch,
+        receipts: Receipts | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._kill_switch = kill_switch
+        self._receipts = receipts
+        self._shadow = isinstance(writer, RecordingWriter) and bool(writer.records_only)
 
     def execute(
         self,
@@ -107,10 +139,13 @@ class Actuator:
             raise ValueError(f"{action.kind} does not change the cluster")
         if self._kill_switch.engaged():
             return ActionStatus.FAILED, "kill switch engaged: no mutation"
-        live = self._reader.get_workload(action.target)
+        try:
+            live = self._reader.get_workload(action.target)
+        except TemporaryError as exc:  # a live reader that cannot see (unsynced, API down)
+            return ActionStatus.FAILED, f"cannot read the live object: {exc}"
         if live is None:
             return ActionStatus.FAILED, f"{action.target} no longer exists"
-        if is_satisfied(action, live, key):
+        if is_satisfied(action, live, key) or self._receipted(action, key):
             return ActionStatus.ALREADY_DONE, "live state already matches; nothing written"
         problem = precondition_problem(action, live)
         if problem is not None:
@@ -123,4 +158,16 @@ class Actuator:
             )
         except TemporaryError as exc:
             return ActionStatus.FAILED, f"write failed: {exc}"
+        except PermanentError as exc:
+            return ActionStatus.FAILED, f"write refused, not retried: {exc}"
+        if self._shadow:
+            return ActionStatus.DRY_RUN, SHADOW_NOTE
         return ActionStatus.APPLIED, f"conditional write at resourceVersion {live.resource_version}"
+
+    def _receipted(self, action: Action, key: str) -> bool:
+        if self._receipts is None:
+            return False
+        try:
+            return self._receipts.applied(action, key)
+        except AiopsError:  # cannot tell: go on; the conditional write still protects
+            return False

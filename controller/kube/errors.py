@@ -7,11 +7,18 @@ be replaced without touching them (kopf ``_cogs/clients/errors.py``). The tree::
     AiopsError                        controller.errors
     ├── TemporaryError                retry after ``delay`` seconds
     │   └── KubeTemporaryError        429, 5xx, 408, timeouts, dropped connections
+    │       ├── KubeRetryAfterError   ... the server said when (Retry-After): also a
+    │       │                         resilience.RetryAfterError, so the one retry layer
+    │       │                         waits at least that long (and gives up past its cap)
     │       ├── ConflictError         409: the object changed; re-read, re-decide, then retry
+    │       │   └── PreconditionFailed  a write's precondition no longer holds (the
+    │       │                           object, its revision or its HPA moved): re-plan
     │       └── GoneError             410: the resourceVersion expired; re-list, then retry
     └── PermanentError                repeating the same request cannot help
         └── KubePermanentError        other 4xx: 400, 401, 403, 422 ...
-            └── NotFoundError         404: the object, namespace or CRD does not exist
+            ├── NotFoundError         404: the object, namespace or CRD does not exist
+            └── WriteRefused          the writer will not write: another owner (HPA,
+                                      KEDA, Argo Rollouts, GitOps) would undo or fight it
 
 ``Retry-After`` (seconds or an HTTP date) becomes ``delay``; without it a short default
 applies, since the single retry layer above owns the backoff policy (R9).
@@ -30,6 +37,7 @@ import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
 from controller.errors import AiopsError, PermanentError, TemporaryError
+from controller.resilience import RetryAfterError
 
 DEFAULT_DELAY = 1.0
 """Seconds to wait after a temporary failure when the server gave no Retry-After."""
@@ -61,8 +69,17 @@ class KubeTemporaryError(TemporaryError):
         """What the server asked for (Retry-After), or None when it said nothing."""
 
 
+class KubeRetryAfterError(KubeTemporaryError, RetryAfterError):
+    """429/5xx with ``Retry-After``: ``delay`` is the server's, and the retry layer honours it."""
+
+
 class ConflictError(KubeTemporaryError):
     """409: a conditional write lost to a newer version; re-read before trying again (R5)."""
+
+
+class PreconditionFailed(ConflictError):
+    """What a plan rests on changed before the write (resourceVersion, revision, HPA): the
+    loop must re-read and re-plan; never retried blindly."""
 
 
 class GoneError(KubeTemporaryError):
@@ -79,6 +96,13 @@ class KubePermanentError(PermanentError):
 
 class NotFoundError(KubePermanentError):
     """404: the object, its namespace, or its resource type (an uninstalled CRD) is absent."""
+
+
+class WriteRefused(KubePermanentError):
+    """The writer refuses an action on purpose (R16); the message says why and what to use."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=0)
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -104,9 +128,31 @@ def _header(headers: Any, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
+_MESSAGE_LIMIT = 500
+
+
+def status_message(body: Any) -> str:
+    """The ``message`` of a Status response body (what the API server says is wrong), or ""."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or not body.strip().startswith("{"):
+        return ""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return ""
+    message = decoded.get("message") if isinstance(decoded, dict) else None
+    if not isinstance(message, str):
+        return ""
+    text = " ".join(message.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
 def _describe(exc: ApiException, what: str) -> str:
     reason = str(exc.reason or "").strip().replace("\n", " ")
-    return f"{what}: HTTP {exc.status} {reason}".rstrip()
+    described = f"{what}: HTTP {exc.status} {reason}".rstrip()
+    message = status_message(exc.body)
+    return f"{described}: {message}" if message else described
 
 
 def from_api_exception(exc: ApiException, what: str) -> AiopsError:
@@ -122,9 +168,9 @@ def from_api_exception(exc: ApiException, what: str) -> AiopsError:
         return NotFoundError(message, status=status)
     if status == 0 or status in _TEMPORARY_STATUSES or status >= 500:
         # status 0: the client failed before any response (TLS handshake, bad content type).
-        return KubeTemporaryError(
-            message, delay=delay or DEFAULT_DELAY, status=status, retry_after=delay
-        )
+        if delay is not None:
+            return KubeRetryAfterError(message, delay=delay, status=status, retry_after=delay)
+        return KubeTemporaryError(message, delay=DEFAULT_DELAY, status=status)
     return KubePermanentError(message, status=status)
 
 

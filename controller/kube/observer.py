@@ -26,14 +26,15 @@ from controller.kube.fields import clean_text, labels_of, mapping, meta
 from controller.kube.inventory import workload_inventory, workload_ref
 from controller.kube.resources import Kind
 from controller.kube.rollout import RolloutFacts, rollout_facts
+from controller.kube.writes import RESTART_TOKEN_ANNOTATION
 from controller.models.events import ClusterEvent
 from controller.models.modes import SourceHealth
 from controller.models.workloads import NamespaceInfo, WorkloadInventory, WorkloadRef
 from controller.ports import LiveWorkload
 
+__all__ = ["RESTART_TOKEN_ANNOTATION", "KubeObserver", "LiveReads", "live_workload"]
+
 SOURCE = "kubernetes"
-RESTART_TOKEN_ANNOTATION = "aiops.dev/restart-token"
-"""Pod-template annotation a restart writes (its idempotency key): ``restart_token``."""
 
 _DETAIL_LIMIT = 2000
 
@@ -177,3 +178,26 @@ class KubeObserver:
             self._cache.list(Kind.SCALEDOBJECTS, ns),
             rollouts=self._cache.list(Kind.ROLLOUTS, ns),
         )
+
+
+class LiveReads:
+    """The ``ClusterReader`` an actuator needs: workloads by a live GET, never the cache (R5).
+
+    Namespaces and events come from the observer's cache (which must be synced, or every read
+    raises); ``get_workload`` is ``KubeObserver.get_deployment_live``.
+    """
+
+    def __init__(self, observer: KubeObserver) -> None:
+        self._observer = observer
+
+    def get_workload(self, ref: WorkloadRef) -> LiveWorkload | None:
+        """GET the Deployment from the API server (related objects from the cache)."""
+        return self._observer.get_deployment_live(ref)
+
+    def get_namespace(self, name: str) -> NamespaceInfo | None:
+        """The namespace from the cache."""
+        return self._observer.get_namespace(name)
+
+    def events(self, ref: WorkloadRef, until: datetime) -> tuple[ClusterEvent, ...]:
+        """The workload's events from the cache."""
+        return self._observer.events(ref, until)

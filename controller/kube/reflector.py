@@ -2,8 +2,9 @@
 
 The loop (client-go's Reflector, simplified) and when it is *synced*:
 
-- **list** (initial, forced, or periodic every ``resync``) replaces the scope's objects
-  atomically and remembers ``metadata.resourceVersion``;
+- **list** (initial, forced, or periodic every ``resync``), page by page
+  (``limit``/``continue``), replaces the scope's objects atomically and remembers
+  ``metadata.resourceVersion``;
 - **watch** from that version with bookmarks and a server-side timeout; every event moves
   the remembered version forward; a clean end (timeout) just watches again;
 - **dropped stream** (connection cut, 5xx, read timeout): watch again *from the last
@@ -41,6 +42,11 @@ from controller.kube.errors import GoneError, KubeTemporaryError, NotFoundError,
 from controller.kube.resources import KindSpec, ListFunction, object_key, trimmed
 
 log = structlog.get_logger("aiops.kube")
+
+LIST_PAGE_SIZE = 500
+"""Objects per list page (``limit``): a big namespace is listed in bounded chunks."""
+MAX_LIST_PAGES = 200
+"""Pages per list at most (100,000 objects of one kind in one scope)."""
 
 
 class Phase(StrEnum):
@@ -221,18 +227,7 @@ class Reflector:
         return 0.0
 
     def _list(self) -> None:
-        with translated(f"list {self.label}"):
-            response = self._list_fn(
-                _preload_content=False, _request_timeout=self._config.timeouts.request()
-            )
-            try:
-                body = json.loads(response.data)
-            finally:
-                response.release_conn()
-        version = (body.get("metadata") or {}).get("resourceVersion")
-        if not version:
-            raise KubeTemporaryError(f"list {self.label}: the response has no resourceVersion")
-        items = body.get("items") or []
+        items, version = self._pages()
         objects = {object_key(o): trimmed(self.spec.kind, o) for o in items if isinstance(o, dict)}
         with self._lock:
             self._objects = objects
@@ -242,6 +237,36 @@ class Reflector:
         self._listed_at = time.monotonic()
         self._failures = 0
         log.debug("listed", unit=self.label, objects=len(objects), resource_version=version)
+
+    def _pages(self) -> tuple[list[Any], str]:
+        """Every item of a paginated list (``limit``/``continue``) and its resourceVersion.
+
+        The pages are one consistent snapshot (the API server's continue token pins it); a
+        token that expired mid-way is a 410, and the next step lists afresh.
+        """
+        items: list[Any] = []
+        token: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            with translated(f"list {self.label}"):
+                response = self._list_fn(
+                    limit=LIST_PAGE_SIZE,
+                    _continue=token,
+                    _preload_content=False,
+                    _request_timeout=self._config.timeouts.request(),
+                )
+                try:
+                    body = json.loads(response.data)
+                finally:
+                    response.release_conn()
+            metadata = body.get("metadata") or {}
+            version = metadata.get("resourceVersion")
+            if not version:
+                raise KubeTemporaryError(f"list {self.label}: the response has no resourceVersion")
+            items.extend(body.get("items") or [])
+            token = metadata.get("continue") or None
+            if token is None:
+                return items, str(version)
+        raise KubeTemporaryError(f"list {self.label}: more than {MAX_LIST_PAGES} pages")
 
     def _mark_absent(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from controller.kube.cache import WatchCache
 from controller.kube.client import RateLimitedApiClient, build_api_client
 from controller.kube.reflector import Backoff
 from controller.settings import KubeSettings
-from tests.adapters.kube.fake_api import FakeKubeApi
+from controller.sim.kube_api import FakeKubeApi
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -45,6 +45,7 @@ def fake_api() -> Iterator[FakeKubeApi]:
     api = FakeKubeApi().start()
     yield api
     api.stop()
+    assert api.internal_errors == [], "the fake itself failed while serving"
 
 
 CacheFactory = Callable[..., tuple[WatchCache, RateLimitedApiClient]]

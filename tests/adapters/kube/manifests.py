@@ -115,7 +115,9 @@ def replicaset(
     owner: tuple[str, str] = ("checkout", DEPLOY_UID),
     cause: str | None = None,
 ) -> Obj:
-    """A ReplicaSet owned by ``owner`` (name, uid) at ``revision``."""
+    """A ReplicaSet owned by ``owner`` (name, uid) at ``revision``, shaped as the deployment
+    controller makes them: its template is the Deployment's plus ``pod-template-hash``."""
+    template_hash = name.rsplit("-", 1)[-1]
     annotations = {"deployment.kubernetes.io/revision": str(revision)}
     if cause:
         annotations["kubernetes.io/change-cause"] = cause
@@ -128,7 +130,7 @@ def replicaset(
             "uid": f"rs-{name}",
             "creationTimestamp": created,
             "annotations": annotations,
-            "labels": {"app": "checkout"},
+            "labels": {"app": owner[0], "pod-template-hash": template_hash},
             "ownerReferences": [
                 {
                     "apiVersion": "apps/v1",
@@ -139,7 +141,14 @@ def replicaset(
                 }
             ],
         },
-        "spec": {"replicas": 0, "template": {"spec": pod_spec(version)}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": owner[0], "pod-template-hash": template_hash}},
+            "template": {
+                "metadata": {"labels": {"app": owner[0], "pod-template-hash": template_hash}},
+                "spec": pod_spec(version),
+            },
+        },
     }
 
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from controller.kube.resources import SPECS, Kind
+from controller.sim.kube_api import CORE_PLURALS, FakeKubeApi
 from tests.adapters.kube import manifests
 from tests.adapters.kube.conftest import CacheFactory, wait_until
-from tests.adapters.kube.fake_api import CORE_PLURALS, FakeKubeApi
 
 CORE_WATCHED = sorted(CORE_PLURALS)
 
@@ -326,3 +326,25 @@ def test_stop_joins_threads_promptly(fake_api: FakeKubeApi, make_cache: CacheFac
     assert cache.stop(timeout=3)
     assert cache.thread_count == 0
     assert wait_until(lambda: fake_api.open_watches == 0)
+
+
+def test_lists_are_paginated_into_one_snapshot(
+    fake_api: FakeKubeApi, make_cache: CacheFactory, monkeypatch: pytest.MonkeyPatch
+):
+    from controller.kube import reflector
+
+    monkeypatch.setattr(reflector, "LIST_PAGE_SIZE", 2)
+    for n in range(5):
+        pod = manifests.crashing_pod()
+        pod["metadata"]["name"] = f"checkout-pod-{n}"
+        fake_api.put("pods", pod)
+    cache, _ = make_cache()
+    cache.start()
+    assert cache.wait_synced(5), cache.unsynced()
+    assert len(cache.list(Kind.PODS, "shop")) == 5
+    pages = fake_api.requests_for("pods", watch=False)
+    assert [r.params.get("limit") for r in pages] == ["2", "2", "2"]
+    assert "continue" not in pages[0].params and all("continue" in r.params for r in pages[1:])
+    assert wait_until(lambda: len(fake_api.requests_for("pods", watch=True)) >= 1)
+    watch = fake_api.requests_for("pods", watch=True)
+    assert watch[0].params["resourceVersion"] == fake_api.current_rv()  # the snapshot's

@@ -20,8 +20,8 @@ from controller.kube.client import (
 )
 from controller.kube.errors import KubeTemporaryError, translated
 from controller.settings import KubeSettings
+from controller.sim.kube_api import FakeKubeApi
 from tests.adapters.kube import manifests
-from tests.adapters.kube.fake_api import FakeKubeApi
 
 
 class FakeTime:

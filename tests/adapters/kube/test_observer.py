@@ -12,9 +12,9 @@ from controller.kube.observer import RESTART_TOKEN_ANNOTATION, KubeObserver
 from controller.models.events import EventKind
 from controller.models.workloads import ScalingOwner, WorkloadRef
 from controller.ports import ClusterReader, HealthReporter
+from controller.sim.kube_api import CORE_PLURALS, FakeKubeApi
 from tests.adapters.kube import manifests
 from tests.adapters.kube.conftest import CacheFactory, wait_until
-from tests.adapters.kube.fake_api import CORE_PLURALS, FakeKubeApi
 
 CHECKOUT = WorkloadRef(namespace="shop", name="checkout")
 NOW = datetime(2026, 3, 10, 13, tzinfo=UTC)
@@ -69,8 +69,9 @@ def test_get_workload_from_the_cache(observer: KubeObserver, fake_api: FakeKubeA
 
 
 def _rv(api: FakeKubeApi, name: str) -> str:
-    with api._cond:
-        return str(api._state.objects[("deployments", "shop", name)]["metadata"]["resourceVersion"])
+    stored = api.get("deployments", "shop", name)
+    assert stored is not None
+    return str(stored["metadata"]["resourceVersion"])
 
 
 def test_keda_scaled_worker(observer: KubeObserver):

@@ -1,0 +1,178 @@
+"""Who else controls a workload, and which writes that rules out (R16): pure functions.
+
+A write another controller undoes is worse than none: it moves the system, then moves it
+back, and the verification judges noise. So before writing, the writer asks:
+
+- **Argo Rollouts** (a Rollout whose ``workloadRef`` names the Deployment, or a
+  ``rollouts.argoproj.io/*`` annotation): its rollouts and scaling go through the Rollout.
+  No adapter exists yet: every write is refused.
+- **KEDA** (a ScaledObject whose ``scaleTargetRef`` names it): KEDA drives the replica
+  count through an HPA it owns; a scale or an edit of that HPA is refused (the ScaledObject's
+  ``minReplicaCount``/``maxReplicaCount`` are the knobs; no adapter yet).
+- **HPA**: it owns ``spec.replicas``; a ScaleAction is refused (policy must propose
+  AdjustHpaAction, which changes the HPA's bounds instead).
+- **GitOps** (Argo CD or Flux labels and annotations, or a GitOps field manager in
+  ``managedFields``) on the object the write would change: refused by default, since the
+  next sync would undo the change; the fix belongs in Git.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from controller.kube.fields import (
+    annotations_of,
+    items,
+    labels_of,
+    mapping,
+    meta,
+    name_of,
+    namespace_of,
+)
+from controller.kube.inventory import hpa_for
+from controller.models.actions import Action, AdjustHpaAction, ScaleAction
+
+Obj = Mapping[str, Any]
+
+_ARGO_CD_KEYS = ("argocd.argoproj.io/instance", "argocd.argoproj.io/tracking-id")
+_FLUX_PREFIXES = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
+_GITOPS_MANAGED_BY = frozenset({"argocd", "argo-cd", "flux", "fluxcd"})
+_GITOPS_MANAGERS = frozenset(
+    {
+        "argocd-controller",
+        "argocd-application-controller",
+        "kustomize-controller",
+        "helm-controller",
+    }
+)
+KEDA_HPA_LABEL = "scaledobject.keda.sh/name"
+
+
+def gitops_owner(obj: Obj) -> str | None:
+    """What says a GitOps tool manages ``obj`` (e.g. ``Argo CD (label ...)``), or None.
+
+    ``app.kubernetes.io/instance`` alone is Helm's label too; it counts as Argo CD's only
+    next to an ``argocd.argoproj.io/*`` annotation (Argo CD's label tracking).
+    """
+    labels, notes = labels_of(obj), annotations_of(obj)
+    tags = {**labels, **notes}
+    for key in _ARGO_CD_KEYS:
+        if key in tags:
+            return f"Argo CD ({key}={tags[key]})"
+    argo_notes = [k for k in notes if k.startswith("argocd.argoproj.io/")]
+    if "app.kubernetes.io/instance" in labels and argo_notes:
+        return f"Argo CD (app.kubernetes.io/instance={labels['app.kubernetes.io/instance']})"
+    for key, value in sorted(tags.items()):
+        if key.startswith(_FLUX_PREFIXES):
+            return f"Flux ({key}={value})"
+    managed_by = labels.get("app.kubernetes.io/managed-by", "")
+    if managed_by.lower() in _GITOPS_MANAGED_BY:
+        return f"{managed_by} (app.kubernetes.io/managed-by)"
+    for entry in items(meta(obj).get("managedFields")):
+        manager = str(entry.get("manager") or "")
+        if manager in _GITOPS_MANAGERS:
+            return f"{manager} (field manager)"
+    return None
+
+
+def _targets(ref: Obj, deployment: Obj) -> bool:
+    group = str(ref.get("apiVersion") or "apps/v1").split("/")[0]
+    return (
+        str(ref.get("kind") or "Deployment") == "Deployment"
+        and group in ("apps", "extensions")
+        and ref.get("name") == name_of(deployment)
+    )
+
+
+def argo_rollout_of(deployment: Obj, rollouts: Sequence[Obj]) -> str | None:
+    """The Rollout (or annotation) through which Argo Rollouts manages ``deployment``."""
+    for key in annotations_of(deployment):
+        if key.startswith("rollouts.argoproj.io/"):
+            return f"annotation {key}"
+    namespace = namespace_of(deployment)
+    for rollout in rollouts:
+        ref = mapping(mapping(rollout.get("spec")).get("workloadRef"))
+        if namespace_of(rollout) == namespace and _targets(ref, deployment):
+            return f"Rollout {name_of(rollout)}"
+    return None
+
+
+def keda_scaler_of(deployment: Obj, scaled_objects: Sequence[Obj]) -> str | None:
+    """The KEDA ScaledObject scaling ``deployment``, or None."""
+    namespace = namespace_of(deployment)
+    for scaled in scaled_objects:
+        ref = mapping(mapping(scaled.get("spec")).get("scaleTargetRef"))
+        if namespace_of(scaled) == namespace and _targets(ref, deployment):
+            return name_of(scaled)
+    return None
+
+
+def _is_kedas(hpa: Obj) -> bool:
+    if KEDA_HPA_LABEL in labels_of(hpa):
+        return True
+    return any(ref.get("kind") == "ScaledObject" for ref in items(meta(hpa).get("ownerReferences")))
+
+
+def refusal(
+    action: Action,
+    deployment: Obj,
+    *,
+    hpas: Sequence[Obj],
+    scaled_objects: Sequence[Obj],
+    rollouts: Sequence[Obj],
+    allow_gitops: bool = False,
+) -> str | None:
+    """Why the writer must not apply ``action`` to ``deployment``, or None when it may."""
+    target = f"{namespace_of(deployment)}/{name_of(deployment)}"
+    argo = argo_rollout_of(deployment, rollouts)
+    if argo is not None:
+        return (
+            f"Argo Rollouts manages {target} ({argo}): rollouts and scaling go through the "
+            "Rollout, and no Argo Rollouts adapter exists yet; nothing was written"
+        )
+    keda = keda_scaler_of(deployment, scaled_objects)
+    if isinstance(action, AdjustHpaAction):
+        return _hpa_refusal(action, target, keda, hpas, allow_gitops=allow_gitops)
+    if isinstance(action, ScaleAction):
+        if keda is not None:
+            return (
+                f"KEDA ScaledObject {keda} scales {target}: its minReplicaCount/maxReplicaCount "
+                "are the knobs, and no KEDA adapter exists yet; nothing was written"
+            )
+        hpa = hpa_for(deployment, hpas)
+        if hpa is not None:
+            return (
+                f"HPA {name_of(hpa)} owns spec.replicas of {target}: it would undo a scale; "
+                "policy must propose adjust_hpa (the HPA's minReplicas/maxReplicas) instead"
+            )
+    return _gitops_refusal(deployment, target, allow_gitops)
+
+
+def _hpa_refusal(
+    action: AdjustHpaAction,
+    target: str,
+    keda: str | None,
+    hpas: Sequence[Obj],
+    *,
+    allow_gitops: bool,
+) -> str | None:
+    hpa = next((h for h in hpas if name_of(h) == action.hpa_name), None)
+    if keda is not None or (hpa is not None and _is_kedas(hpa)):
+        return (
+            f"HPA {action.hpa_name} of {target} belongs to KEDA (ScaledObject {keda or 'unknown'}):"
+            " KEDA rewrites its bounds from the ScaledObject; nothing was written"
+        )
+    if hpa is None:
+        return None  # absent or retargeted: a precondition the writer reports as a conflict
+    return _gitops_refusal(hpa, f"HPA {action.hpa_name} of {target}", allow_gitops)
+
+
+def _gitops_refusal(obj: Obj, what: str, allow_gitops: bool) -> str | None:
+    owner = gitops_owner(obj)
+    if owner is None or allow_gitops:
+        return None
+    return (
+        f"{what} is managed by {owner}: the next sync would undo the change; "
+        "change it in Git instead (nothing was written)"
+    )
