@@ -70,7 +70,7 @@ def python_floor(series: Sequence[Sequence[float | None]]) -> Floor:
 def numpy_floor(series: Sequence[Sequence[float | None]]) -> Floor | None:
     """Time the numpy pass over every series; None without numpy."""
     try:
-        import numpy as np
+        import numpy as np  # type: ignore[import-not-found,unused-ignore]  # optional here
     except ImportError:
         return None
     started = time.perf_counter()
