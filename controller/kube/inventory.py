@@ -219,7 +219,7 @@ def _bytes(amount: Any) -> int | None:
     return whole if whole > 0 else None
 
 
-def _targets(target: Obj, deployment: Obj) -> bool:
+def targets_deployment(target: Obj, deployment: Obj) -> bool:
     """Whether a scaleTargetRef/workloadRef names ``deployment`` (kind defaults to it)."""
     group = str(target.get("apiVersion") or "apps/v1").split("/")[0]
     return (
@@ -236,7 +236,7 @@ def hpa_for(deployment: Obj, hpas: Sequence[Obj]) -> Obj | None:
         hpa
         for hpa in hpas
         if namespace_of(hpa) == namespace
-        and _targets(mapping(mapping(hpa.get("spec")).get("scaleTargetRef")), deployment)
+        and targets_deployment(mapping(mapping(hpa.get("spec")).get("scaleTargetRef")), deployment)
     ]
     return min(matching, key=name_of) if matching else None
 
@@ -278,13 +278,10 @@ def scaling_owner(
     rollouts: Sequence[Obj] = (),
 ) -> ScalingOwner:
     """Who decides ``spec.replicas`` (R16): anything but NONE means do not write replicas."""
-    namespace = namespace_of(deployment)
-    if _argo_rollouts(deployment, rollouts):
+    if argo_rollout_of(deployment, rollouts) is not None:
         return ScalingOwner.ARGO_ROLLOUTS
-    for scaled in scaled_objects:
-        target = mapping(mapping(scaled.get("spec")).get("scaleTargetRef"))
-        if namespace_of(scaled) == namespace and _targets(target, deployment):
-            return ScalingOwner.KEDA
+    if keda_scaler_of(deployment, scaled_objects) is not None:
+        return ScalingOwner.KEDA
     if hpa is not None:
         return ScalingOwner.HPA
     if is_gitops(deployment):
@@ -292,15 +289,27 @@ def scaling_owner(
     return ScalingOwner.NONE
 
 
-def _argo_rollouts(deployment: Obj, rollouts: Sequence[Obj]) -> bool:
-    if any(key.startswith("rollouts.argoproj.io/") for key in annotations_of(deployment)):
-        return True
+def argo_rollout_of(deployment: Obj, rollouts: Sequence[Obj]) -> str | None:
+    """The Rollout (or annotation) through which Argo Rollouts manages ``deployment``."""
+    for key in annotations_of(deployment):
+        if key.startswith("rollouts.argoproj.io/"):
+            return f"annotation {key}"
     namespace = namespace_of(deployment)
-    return any(
-        namespace_of(rollout) == namespace
-        and _targets(mapping(mapping(rollout.get("spec")).get("workloadRef")), deployment)
-        for rollout in rollouts
-    )
+    for rollout in rollouts:
+        ref = mapping(mapping(rollout.get("spec")).get("workloadRef"))
+        if namespace_of(rollout) == namespace and targets_deployment(ref, deployment):
+            return f"Rollout {name_of(rollout)}"
+    return None
+
+
+def keda_scaler_of(deployment: Obj, scaled_objects: Sequence[Obj]) -> str | None:
+    """The KEDA ScaledObject scaling ``deployment``, or None."""
+    namespace = namespace_of(deployment)
+    for scaled in scaled_objects:
+        ref = mapping(mapping(scaled.get("spec")).get("scaleTargetRef"))
+        if namespace_of(scaled) == namespace and targets_deployment(ref, deployment):
+            return name_of(scaled)
+    return None
 
 
 def is_gitops(deployment: Obj) -> bool:

@@ -25,12 +25,11 @@ from controller.kube.fields import (
     annotations_of,
     items,
     labels_of,
-    mapping,
     meta,
     name_of,
     namespace_of,
 )
-from controller.kube.inventory import hpa_for
+from controller.kube.inventory import argo_rollout_of, hpa_for, keda_scaler_of
 from controller.models.actions import Action, AdjustHpaAction, ScaleAction
 
 Obj = Mapping[str, Any]
@@ -73,38 +72,6 @@ def gitops_owner(obj: Obj) -> str | None:
         manager = str(entry.get("manager") or "")
         if manager in _GITOPS_MANAGERS:
             return f"{manager} (field manager)"
-    return None
-
-
-def _targets(ref: Obj, deployment: Obj) -> bool:
-    group = str(ref.get("apiVersion") or "apps/v1").split("/")[0]
-    return (
-        str(ref.get("kind") or "Deployment") == "Deployment"
-        and group in ("apps", "extensions")
-        and ref.get("name") == name_of(deployment)
-    )
-
-
-def argo_rollout_of(deployment: Obj, rollouts: Sequence[Obj]) -> str | None:
-    """The Rollout (or annotation) through which Argo Rollouts manages ``deployment``."""
-    for key in annotations_of(deployment):
-        if key.startswith("rollouts.argoproj.io/"):
-            return f"annotation {key}"
-    namespace = namespace_of(deployment)
-    for rollout in rollouts:
-        ref = mapping(mapping(rollout.get("spec")).get("workloadRef"))
-        if namespace_of(rollout) == namespace and _targets(ref, deployment):
-            return f"Rollout {name_of(rollout)}"
-    return None
-
-
-def keda_scaler_of(deployment: Obj, scaled_objects: Sequence[Obj]) -> str | None:
-    """The KEDA ScaledObject scaling ``deployment``, or None."""
-    namespace = namespace_of(deployment)
-    for scaled in scaled_objects:
-        ref = mapping(mapping(scaled.get("spec")).get("scaleTargetRef"))
-        if namespace_of(scaled) == namespace and _targets(ref, deployment):
-            return name_of(scaled)
     return None
 
 

@@ -17,9 +17,8 @@ from datetime import datetime
 import structlog
 from kubernetes.client import ApiClient
 
-from controller.kube.calls import DEFAULT_RETRY, KubeCalls
-from controller.kube.client import Timeouts
-from controller.kube.writer import WritePlanner, live_of
+from controller.kube.calls import DEFAULT_RETRY
+from controller.kube.writer import WritePlanner, kube_calls, live_of
 from controller.kube.writes import WriteRecord
 from controller.models.actions import Action
 from controller.ports import LiveWorkload
@@ -44,9 +43,9 @@ class ShadowWriter:
         allow_gitops: bool = False,
         keep: int = 256,
     ) -> None:
-        timeouts = Timeouts.from_settings(settings or KubeSettings())
-        calls = KubeCalls(api_client, timeouts=timeouts, retry=retry, sleep=sleep)
-        self.planner = WritePlanner(calls, allow_gitops=allow_gitops)
+        self.planner = WritePlanner(
+            kube_calls(api_client, settings, retry, sleep), allow_gitops=allow_gitops
+        )
         self.records: deque[WriteRecord] = deque(maxlen=max(1, keep))
         """The newest ``keep`` would-be writes, oldest first."""
 

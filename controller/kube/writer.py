@@ -171,6 +171,20 @@ def live_of(view: WorkloadView) -> LiveWorkload:
     return live_workload(view.deployment, inventory)
 
 
+def kube_calls(
+    api_client: ApiClient,
+    settings: KubeSettings | None,
+    retry: RetrySettings,
+    sleep: Callable[[float], None],
+    field_manager: str = FIELD_MANAGER,
+) -> KubeCalls:
+    """The one request layer both writers read (and the real one writes) through."""
+    timeouts = Timeouts.from_settings(settings or KubeSettings())
+    return KubeCalls(
+        api_client, timeouts=timeouts, retry=retry, sleep=sleep, field_manager=field_manager
+    )
+
+
 class KubeWriter:
     """ClusterWriter over the official client: dry run, then conditional, recorded writes."""
 
@@ -185,10 +199,7 @@ class KubeWriter:
         field_manager: str = FIELD_MANAGER,
         keep: int = 256,
     ) -> None:
-        timeouts = Timeouts.from_settings(settings or KubeSettings())
-        self.calls = KubeCalls(
-            api_client, timeouts=timeouts, retry=retry, sleep=sleep, field_manager=field_manager
-        )
+        self.calls = kube_calls(api_client, settings, retry, sleep, field_manager)
         self.planner = WritePlanner(self.calls, allow_gitops=allow_gitops)
         self.records: deque[WriteRecord] = deque(maxlen=max(1, keep))
         """The newest ``keep`` writes, oldest first (pre-state included, for reverts)."""
@@ -199,11 +210,11 @@ class KubeWriter:
         """Apply ``action``; TemporaryError on a conflict, PermanentError when refused."""
         view = self.planner.read(action)
         planned = self.planner.decide(action, view, resource_version, idempotency_key, now)
-        live_of(view)  # a workload we could not model must fail before any write
+        live = live_of(view)  # a workload we could not model must fail before any write
         if planned is None:
             log.info("kube write not needed", workload=view.label, action=action.kind,
                      idempotency_key=idempotency_key)  # fmt: skip
-            return live_of(view)
+            return live
         for write in planned.writes:
             self.calls.patch(write, dry_run=True)
         after, notes = self._write(action, planned, view, idempotency_key)
