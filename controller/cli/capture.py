@@ -7,33 +7,13 @@ version`` and ``aiops --help`` do not load them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from controller.cli.common import guard
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureFlags:
-    """The flags of one ``aiops capture``, as given."""
-
-    prometheus: str
-    namespace: str
-    since: str
-    until: str
-    output: Path
-    workloads: tuple[str, ...]
-    otlp_dump: Path | None
-    kubeconfig: Path | None
-    context: str | None
-    step: str
-    name: str | None
-    title: str
-    truth: Path | None
-    config: Path | None
+from controller.cli.flags import CaptureFlags
 
 
 def capture(

@@ -25,8 +25,8 @@ from controller.capture_engine import (
     parse_when,
 )
 from controller.capture_engine import capture as capture_incident
-from controller.cli.capture import CaptureFlags
 from controller.cli.common import check_output, stderr, write_output
+from controller.cli.flags import CaptureFlags
 from controller.errors import BackendUnavailableError, InputError
 from controller.incident_loader import dump_incident, first_error
 from controller.logging import configure_logging

@@ -2,64 +2,18 @@
 
 The work, and what it imports (loaders, the engine, the planner graph, the renderers), lives in
 ``controller.cli.replay_run``, imported when the command runs: ``aiops version`` and ``aiops
---help`` need only the flags. For the same reason the two mode flags are enums of their own,
-spelled like ``controller.replay.inputs``'s (a test keeps them equal): importing that module
-loads the models, the settings and the policy engine.
+--help`` need only the flags (``controller.cli.flags``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from controller.cli.common import guard
-
-
-class ReportFormat(StrEnum):
-    """Output formats of ``aiops replay``."""
-
-    TEXT = "text"
-    JSON = "json"
-    MARKDOWN = "markdown"
-    HTML = "html"
-
-
-class ApprovalsFlag(StrEnum):
-    """``--approvals``: the values of ``controller.replay.inputs.ApprovalsMode``."""
-
-    RECORDED = "recorded"
-    GRANT = "grant"
-    DENY = "deny"
-    INTERACTIVE = "interactive"
-
-
-class PlannerFlag(StrEnum):
-    """``--planner``: the values of ``controller.replay.inputs.PlannerMode``."""
-
-    RUNBOOK = "runbook"
-    LLM = "llm"
-    RECORDED = "recorded"
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayRequest:
-    """The flags of one ``aiops replay``, as given."""
-
-    incident: Path
-    policy: Path | None
-    runbooks: Path | None
-    approvals: ApprovalsFlag | None
-    output_format: ReportFormat
-    output: Path | None
-    ledger: Path | None
-    config: Path | None
-    planner: PlannerFlag
-    record_to: Path | None
-    metrics: Path | None
+from controller.cli.flags import ApprovalsFlag, PlannerFlag, ReplayRequest, ReportFormat
 
 
 def replay(

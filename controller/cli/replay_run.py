@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from controller.bundled import default_policy, default_runbooks
 from controller.cli.common import check_output, stderr, write_output
-from controller.cli.replay import ReplayRequest, ReportFormat
+from controller.cli.flags import ReplayRequest, ReportFormat
 from controller.errors import IncidentFileError, InputError
 from controller.guardrails.loader import load_policy
 from controller.incident_loader import dump_incident, load_incident

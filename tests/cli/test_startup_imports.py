@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from controller.cli.replay import ApprovalsFlag, PlannerFlag
+from controller.cli.flags import ApprovalsFlag, PlannerFlag
 from controller.replay.inputs import ApprovalsMode, PlannerMode
 from tests.conftest import REPO
 
