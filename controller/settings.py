@@ -128,7 +128,16 @@ class PrometheusSettings(_Group):
     queries: dict[str, str] = Field(
         default_factory=dict, description="Per-signal PromQL template overrides."
     )
-    timeout: Duration = Field(default=timedelta(seconds=10), description="Per query.")
+    timeout: Duration = Field(
+        default=timedelta(seconds=10), description="Per query: the whole answer, body included."
+    )
+    # A first tick of 10,000 workloads x 6 h at 30 s is ~160 MB of JSON per signal; 512 MiB
+    # leaves room for that and stops a template that matches millions of series.
+    max_response_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer read (decoded bytes); a larger one is an error, not read.",
+    )
     step: Duration = Field(default=timedelta(seconds=30), description="Range query resolution.")
     lookback: Duration = Field(
         default=timedelta(hours=6), description="History kept per series (longest detector window)."

@@ -1,25 +1,33 @@
-"""The HTTP boundary of the Prometheus observer: the client, one range query, its errors.
+"""The HTTP boundary of the Prometheus observer: POSTed PromQL, bounded answers, two errors.
 
-One range query goes out through the circuit breaker and the one retry layer
-(``resilience.retry_call``); the SDK's and ``requests``' exceptions are translated into
-TemporaryError / PermanentError right here (429 and 5xx may pass, with the server's
-Retry-After; other 4xx never). Together with ``observers.prometheus`` (which only takes the
-client's type from here) this is the only place that touches ``prometheus_api_client``.
+Queries go as ``application/x-www-form-urlencoded`` POST bodies through the observer's own
+``requests`` session, so the request line stays a few dozen bytes whatever the watched set
+(a GET for 1,000 workloads had a 34 KB URL; proxies cap request lines at 8 KiB and answer
+431). prometheus-api-client is not used: its POST option still puts the query in the URL.
+
+An answer is read within one deadline (``timeout`` for the whole body, not per socket read,
+so a trickling server cannot hold a tick) and one size cap (``max_response_bytes``), then
+checked: status, content type, JSON, envelope. Everything that can go wrong on the way (a
+refused or reset connection, a truncated chunked body, a slow or huge answer, a wrong content
+type, invalid JSON, a wrong shape, 4xx/5xx with or without Prometheus' error JSON) leaves
+this module as TemporaryError (may pass: timeouts, connection faults, 429, 5xx, with the
+server's Retry-After) or PermanentError (repeating cannot help: other 4xx, unreadable
+answers), and only through ``RangeQuerier`` (breaker, then the one retry layer).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import requests
-from prometheus_api_client.exceptions import PrometheusApiClientException
-from prometheus_api_client.prometheus_connect import PrometheusConnect
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from controller.errors import ConfigError, PermanentError, TemporaryError
@@ -34,30 +42,53 @@ from controller.resilience import (
 from controller.settings import PrometheusSettings
 
 __all__ = [
-    "PrometheusConnect",
     "QueryRange",
     "RangeQuerier",
+    "Session",
+    "UnexpectedAnswer",
     "aligned",
-    "build_client",
+    "build_session",
     "translate",
 ]
 
-_CLIENT_STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\Z", re.DOTALL)
+Session = requests.Session
+RANGE_PATH = "/api/v1/query_range"
+DETAIL_LIMIT = 300
+"""Characters of a backend's own words kept in a message (bodies can be megabytes)."""
+_CHUNK = 1 << 16
+
+IO_ERRORS: tuple[type[Exception], ...] = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+"""What a request or a body read may raise: requests', urllib3's and the socket's own."""
+
+
+class UnexpectedAnswer(PermanentError):
+    """The backend answered, but not with what a Prometheus range query returns."""
 
 
 # -- boundary translation -------------------------------------------------------------------
+
+
+def clip(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying so: messages stay bounded."""
+    text = text.strip()
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _backend_message(status: int, body: str) -> str:
     """Prometheus' own ``errorType: error`` when the body is its JSON, else the raw body."""
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if isinstance(parsed, dict) and "error" in parsed:
-        detail = f"{parsed.get('errorType', 'error')}: {parsed['error']}"
+        detail = clip(f"{parsed.get('errorType', 'error')}: {parsed['error']}")
     else:
-        detail = body.strip()[:300]
+        detail = clip(body)
     return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
 
 
@@ -73,55 +104,39 @@ def _from_status(
     return PermanentError(message)
 
 
-def translate(exc: Exception, timeout: float) -> TemporaryError | PermanentError:
-    """Map a requests / prometheus_api_client exception onto the controller's two kinds."""
-    response = getattr(exc, "response", None)
-    if isinstance(exc, requests.HTTPError) and response is not None:
-        headers = response.headers
-        retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
-        return _from_status(int(response.status_code), str(response.text), retry_after)
-    if isinstance(exc, PrometheusApiClientException):
-        match = _CLIENT_STATUS.match(str(exc))
-        if match:
-            return _from_status(int(match.group(1)), match.group(2), None)
-        return PermanentError(str(exc))
-    if isinstance(exc, requests.Timeout):
+def translate(exc: BaseException, timeout: float) -> TemporaryError | PermanentError:
+    """Map a requests / urllib3 / socket exception onto the controller's two kinds."""
+    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
         return TemporaryError(f"timed out after {timeout:g}s: {_reason(exc)}")
-    if isinstance(exc, requests.RequestException):
+    if isinstance(exc, urllib3.exceptions.DecodeError | requests.exceptions.ContentDecodingError):
+        return PermanentError(f"undecodable answer: {_reason(exc)}")
+    if isinstance(exc, IO_ERRORS):
         return TemporaryError(f"connection failed: {_reason(exc)}")
-    return PermanentError(f"unreadable response: {exc!r}")
+    return PermanentError(f"unreadable answer: {clip(repr(exc))}")
 
 
-def _reason(exc: Exception) -> str:
-    """urllib3's underlying reason, without the URL (it repeats the whole encoded query)."""
+def _reason(exc: BaseException) -> str:
+    """urllib3's underlying reason when there is one, bounded (never the request body)."""
     inner = exc.args[0] if exc.args else None
     reason = getattr(inner, "reason", None)
-    return str(reason) if reason is not None else str(exc)
+    return clip(str(reason) if reason is not None else str(exc) or type(exc).__name__)
 
 
-def _raise_for_status(response: Any, *args: object, **kwargs: object) -> None:
-    """requests response hook: fail on 4xx/5xx with the response (and its headers) attached."""
-    response.raise_for_status()
+def build_session(settings: PrometheusSettings) -> requests.Session:
+    """The observer's own session: our headers and TLS choice, and no transport retries.
 
-
-def build_client(settings: PrometheusSettings) -> PrometheusConnect:
-    """A PrometheusConnect with our headers and TLS choice, and without SDK retries.
-
-    The SDK's own urllib3 retries are switched off (R9: one retry layer, ours), and a
-    response hook keeps the HTTP status and Retry-After header of failed calls.
+    urllib3's retries are switched off (R9: one retry layer, ours); connections are pooled
+    across ticks. Raises ConfigError without a URL.
     """
     if not settings.url:
         raise ConfigError(SETTINGS_SOURCE, "prometheus.url", "is required to query Prometheus")
     session = requests.Session()
     session.verify = settings.verify_tls
-    session.hooks["response"].append(_raise_for_status)
-    return PrometheusConnect(
-        url=settings.url.rstrip("/"),
-        headers=dict(settings.headers),
-        disable_ssl=not settings.verify_tls,
-        retry=Retry(total=0, read=False, raise_on_status=False),
-        session=session,
-    )
+    session.headers.update(settings.headers)
+    adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, raise_on_status=False))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 # -- one query --------------------------------------------------------------------------------
@@ -146,10 +161,133 @@ class QueryRange:
         end = from_epoch(self.end).isoformat()
         return f"{start}..{end} step {self.step:g}s"
 
+    def form(self) -> dict[str, str]:
+        """The range as form fields (millisecond precision, as Prometheus keeps it)."""
+        return {"start": _seconds(self.start), "end": _seconds(self.end), "step": f"{self.step:g}"}
+
+
+def _seconds(at: float) -> str:
+    return f"{at:.3f}".rstrip("0").rstrip(".")
+
 
 def aligned(at: float, step: float) -> float:
     """``at`` rounded down to a multiple of ``step``: stable timestamps across ticks."""
     return math.floor(at / step) * step
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A whole HTTP answer, read within the deadline and the size cap."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytearray
+
+
+def _read_body(raw: Any, deadline: float, timeout: float, limit: int) -> bytearray:
+    """The decoded body, chunk by chunk as it arrives, bounded in time and size.
+
+    ``read1`` returns as soon as some bytes are there, so the deadline is checked between
+    socket reads (each bounded by the socket timeout) even when a server trickles.
+    """
+    body = bytearray()
+    while chunk := raw.read1(_CHUNK, decode_content=True):
+        body += chunk
+        if len(body) > limit:
+            raise PermanentError(f"answer larger than {limit} bytes: not read further")
+        if time.monotonic() > deadline:
+            raise TemporaryError(f"timed out after {timeout:g}s reading the answer")
+    return body
+
+
+_EXCHANGE_ERRORS: tuple[type[Exception], ...] = (
+    *IO_ERRORS,
+    ValueError,
+    TypeError,
+    LookupError,
+    RuntimeError,
+)
+"""IO_ERRORS, and what requests and urllib3 raise on malformed status lines and headers."""
+
+
+def _post(
+    session: requests.Session, url: str, form: Mapping[str, str], timeout: float, limit: int
+) -> _Reply:
+    """POST ``form``; the whole answer or a translated error (never anything else)."""
+    deadline = time.monotonic() + timeout
+    try:
+        response = session.post(url, data=form, timeout=timeout, stream=True)
+    except _EXCHANGE_ERRORS as exc:
+        raise translate(exc, timeout) from exc
+    try:
+        with response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise PermanentError(f"answer of {declared} bytes is over the {limit}-byte limit")
+            body = _read_body(response.raw, deadline, timeout, limit)
+            return _Reply(int(response.status_code), response.headers, body)
+    except _EXCHANGE_ERRORS as exc:
+        raise _broken_off(int(response.status_code), response.headers, exc, timeout) from exc
+
+
+def _broken_off(
+    status: int, headers: Mapping[str, str], exc: BaseException, timeout: float
+) -> TemporaryError | PermanentError:
+    """A body that broke off: judged by its status when that was an error already.
+
+    A 200 cut short may pass next time; a 431 cut short is still a 431 (the measured proxy
+    answered 431 and reset the connection).
+    """
+    reason = translate(exc, timeout)
+    if 200 <= status < 300:
+        return reason
+    retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
+    return _from_status(status, f"answer broken off ({reason})", retry_after)
+
+
+def _status_error(reply: _Reply) -> TemporaryError | PermanentError:
+    headers = reply.headers
+    retry_after = parse_retry_after(headers.get("Retry-After"), headers.get("Date"))
+    body = reply.body.decode("utf-8", errors="replace")
+    return _from_status(reply.status, body, retry_after)
+
+
+def _decode(reply: _Reply) -> Any:
+    """The JSON of a 2xx answer; UnexpectedAnswer when it is not JSON at all."""
+    kind = reply.headers.get("Content-Type", "")
+    if kind.split(";")[0].strip().lower() != "application/json":
+        snippet = clip(reply.body[:DETAIL_LIMIT].decode("utf-8", errors="replace"))
+        raise UnexpectedAnswer(f"HTTP {reply.status} with content type {kind!r}: {snippet}")
+    try:
+        return json.loads(reply.body)
+    except (ValueError, RecursionError) as exc:
+        raise UnexpectedAnswer(f"HTTP {reply.status} with invalid JSON: {clip(str(exc))}") from exc
+
+
+def kind_of(value: object) -> str:
+    """A JSON value's type in JSON's words, for shape errors."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    for python, name in names.items():
+        if isinstance(value, python):
+            return name
+    return "null" if value is None else "a number"
+
+
+def _result(payload: Any, result_type: str) -> list[Any]:
+    """``data.result`` of a successful answer of ``result_type``, or UnexpectedAnswer."""
+    if not isinstance(payload, dict):
+        raise UnexpectedAnswer(f"answer is {kind_of(payload)}, not an object")
+    if payload.get("status") == "error":
+        raise PermanentError(clip(f"{payload.get('errorType', 'error')}: {payload.get('error')}"))
+    data = payload.get("data")
+    if payload.get("status") != "success" or not isinstance(data, dict):
+        raise UnexpectedAnswer("answer has no status 'success' with a data object")
+    if data.get("resultType") != result_type:
+        raise UnexpectedAnswer(f"data.resultType is {data.get('resultType')!r}, not {result_type}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise UnexpectedAnswer(f"data.result is {kind_of(result)}, not an array")
+    return result
 
 
 class RangeQuerier:
@@ -157,52 +295,42 @@ class RangeQuerier:
 
     def __init__(
         self,
-        client: PrometheusConnect,
+        session: requests.Session,
         settings: PrometheusSettings,
         breaker: CircuitBreaker,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
+        self._session = session
+        self._url = f"{(settings.url or '').rstrip('/')}{RANGE_PATH}"
         self._retry = settings.retry
         self._timeout = settings.timeout.total_seconds()
+        self._limit = settings.max_response_bytes
         self.breaker = breaker
         self._sleep = sleep
 
     def close(self) -> None:
         """Release the HTTP connection pool (on shutdown)."""
-        self._client.close()
+        self._session.close()
+
+    def _attempt(self, query: str, span: QueryRange) -> list[Any]:
+        form = {"query": query, **span.form(), "timeout": f"{self._timeout:g}s"}
+        reply = _post(self._session, self._url, form, self._timeout, self._limit)
+        if not 200 <= reply.status < 300:
+            raise _status_error(reply)
+        return _result(_decode(reply), "matrix")
 
     def query(self, query: str, span: QueryRange) -> list[Any]:
-        """One range query through the breaker and the retry layer; translated errors only.
+        """``data.result`` of one range query, through the breaker and the retry layer.
 
-        Raises CircuitOpenError (a TemporaryError) without a request while the breaker is open.
+        Raises only TemporaryError (CircuitOpenError, without a request, while the breaker
+        is open) and PermanentError.
         """
-
-        def attempt() -> list[Any]:
-            try:
-                result = self._client.custom_query_range(
-                    query,
-                    start_time=from_epoch(span.start),
-                    end_time=from_epoch(span.end),
-                    step=f"{span.step:g}",
-                    params={"timeout": f"{self._timeout:g}s"},
-                    # requests takes float seconds; the client merely annotates ``int``.
-                    timeout=cast(int, self._timeout),
-                )
-            except (
-                requests.RequestException,
-                PrometheusApiClientException,
-                ValueError,
-                KeyError,
-            ) as exc:
-                raise translate(exc, self._timeout) from exc
-            if not isinstance(result, list):
-                raise PermanentError(f"unreadable response: result is {type(result).__name__}")
-            return result
-
         return self.breaker.call(
             lambda: retry_call(
-                attempt, settings=self._retry, name="prometheus.query_range", sleep=self._sleep
+                lambda: self._attempt(query, span),
+                settings=self._retry,
+                name="prometheus.query_range",
+                sleep=self._sleep,
             )
         )
 
@@ -216,10 +344,10 @@ class RangeQuerier:
         except PermanentError as exc:
             raise PermanentError(f"query {query} over {span.describe()} failed: {exc}") from exc
 
-    def circuit_message(self, query: str, span: QueryRange) -> str:
-        """What a window says when its query was skipped because the breaker is open."""
+    def circuit_message(self, name: str, span: QueryRange) -> str:
+        """What a window says when its query (by ``name``) was skipped: the breaker is open."""
         return (
             f"circuit open after {self.breaker.consecutive_failures} consecutive failures "
-            f"(next probe in {self.breaker.retry_in():.0f}s); skipped query {query} "
+            f"(next probe in {self.breaker.retry_in():.0f}s); skipped query {name} "
             f"over {span.describe()}"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +75,16 @@ def observer(
     )
     OPENED.append(metrics)
     return metrics
+
+
+QUERY_NAME = re.compile(r"query ([a-z0-9_]+#[0-9a-f]{10}) ")
+
+
+def query_name(message: str) -> str:
+    """The name a window message gives its query (``error_ratio#3f9a1c2b7d``)."""
+    found = QUERY_NAME.search(message)
+    assert found is not None, message
+    return found.group(1)
 
 
 def state_of(breaker: CircuitBreaker) -> BreakerState:

@@ -18,6 +18,7 @@ from tests.adapters.prometheus.helpers import (
     RecordingSleep,
     observer,
     prom_settings,
+    query_name,
     state_of,
 )
 from tests.adapters.prometheus.recording import STEP, WATCHED, Recording
@@ -46,7 +47,8 @@ def test_killed_prometheus_errors_opens_the_breaker_and_recovers_through_a_probe
     assert healths(windows) == {Health.ERROR}
     query = render_query(FIRST, prom_settings(server.url), REFS)
     first = windows["shop/web"][FIRST].message
-    assert first.startswith(f"query {query} over ")
+    name = query_name(first)
+    assert first.startswith(f"query {name} over ") and metrics.query_text(name) == query
     assert "connection failed" in first and "Connection refused" in first
     assert down.isoformat() in first
     assert state_of(metrics.breaker) is BreakerState.OPEN  # after failures=3 signals
@@ -57,7 +59,7 @@ def test_killed_prometheus_errors_opens_the_breaker_and_recovers_through_a_probe
 
     blind = metrics.health(down + STALE_AFTER)
     assert not blind.ok
-    assert "circuit open" in blind.detail and query in blind.detail
+    assert "circuit open" in blind.detail and name in blind.detail
 
     clock.advance(10)  # still open: nothing is sent, nothing is slept
     assert healths(metrics.observe(REFS, down + timedelta(seconds=10))) == {Health.ERROR}
@@ -160,7 +162,8 @@ def test_a_bad_query_is_permanent_named_and_leaves_the_breaker_closed(
     window = windows["shop/cart"][Signal.ERROR_RATIO]
     assert window.health is Health.ERROR
     assert "HTTP 400: bad_data: " in window.message and "parse error" in window.message
-    assert 'sum(rate(http_requests_total{namespace=~"pay|shop"}[5m]' in window.message
+    text = metrics.query_text(query_name(window.message))
+    assert text is not None and 'sum(rate(http_requests_total{namespace=~"pay|shop"}[5m]' in text
     assert state_of(metrics.breaker) is BreakerState.CLOSED
     assert windows["shop/cart"][Signal.REQUEST_RATE].health is Health.OK
     assert not metrics.health(now).ok  # never a full tick

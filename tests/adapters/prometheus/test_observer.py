@@ -13,7 +13,7 @@ from controller.models.base import epoch, from_epoch
 from controller.models.signals import Health, Signal, SignalWindow
 from controller.observers.prometheus import PrometheusMetrics
 from controller.observers.queries import PRESETS
-from tests.adapters.prometheus.helpers import STALE_AFTER, observer
+from tests.adapters.prometheus.helpers import STALE_AFTER, observer, query_name
 from tests.adapters.prometheus.recording import (
     BY_KEY,
     RATE_WINDOW,
@@ -124,7 +124,8 @@ def test_a_series_that_stops_turns_stale_then_no_data(
     window = later["pay/api"][Signal.REPLICAS_AVAILABLE]
     assert window.health is Health.NO_DATA
     assert "returned no series for pay/api" in window.message
-    assert "kube_deployment_status_replicas_available" in window.message
+    text = metrics.query_text(query_name(window.message))
+    assert text is not None and "kube_deployment_status_replicas_available" in text
     assert later["shop/web"][Signal.REPLICAS_AVAILABLE].health is Health.OK
 
 
