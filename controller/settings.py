@@ -248,7 +248,13 @@ class LlmSettings(_Group):
     daily_token_budget: int = Field(default=2_000_000, ge=1000, description="Per UTC day.")
     max_reply_bytes: int = Field(default=64 * 1024, ge=1024, description="Larger is invalid.")
     telemetry_max_chars: int = Field(
-        default=4000, ge=200, description="Per quoted telemetry block in the prompt."
+        default=4000,
+        ge=200,
+        description=(
+            "Characters of untrusted text in the prompt: per string, and per telemetry list "
+            "(events, span attributes, log lines: the newest that fit); tool results get "
+            "twice this, at least 1000."
+        ),
     )
 
 

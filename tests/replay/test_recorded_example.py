@@ -73,3 +73,15 @@ def test_the_recorded_plan_is_the_one_acted_on(policy, runbooks) -> None:
     ]
     assert result.actions[0].plan_hash == result.plans[0].plan_hash()
     assert result.score is not None and result.score.passed
+
+
+def test_the_recorded_requests_are_what_the_controller_sends_today(runbooks) -> None:
+    """A prompt change leaves a stale recording behind: re-record with examples/record_llm.py."""
+    from controller.planner.claude import prompts
+
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    first = recorded["llm_exchanges"][0]["request"]
+    assert first["system"] == prompts.system_blocks(runbooks), (
+        "stale recording: run python examples/record_llm.py"
+    )
+    assert first["messages"][0]["content"].startswith(prompts.INCIDENT_INTRO.split("\n")[0])
