@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.errors import ConfigError
@@ -158,6 +158,12 @@ class TracesSettings(_Group):
     max_services: int = Field(default=500, ge=1)
     max_edges: int = Field(default=2000, ge=1)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Without a shared budget, max_connections x max_body_bytes (2 GiB) could be in flight.
+    max_inflight_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Decoded body bytes held by all exports at once; past it 503 + Retry-After.",
+    )
     max_pending_spans: int = Field(
         default=100_000, ge=0, description="Client spans kept to join with server spans."
     )
@@ -186,6 +192,16 @@ class TracesSettings(_Group):
     max_connections: int = Field(
         default=256, ge=1, description="Open connections; one more is answered 503 and closed."
     )
+
+    @model_validator(mode="after")
+    def _budget_takes_one_body(self) -> TracesSettings:
+        """A budget below one body would answer a large export 503 on every retry."""
+        if self.max_inflight_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"max_inflight_bytes ({self.max_inflight_bytes}) must be at least "
+                f"max_body_bytes ({self.max_body_bytes})"
+            )
+        return self
 
 
 class KubeSettings(_Group):

@@ -44,6 +44,11 @@ class LimitedBody:
         """Bytes received on the wire so far."""
         return self._received
 
+    @property
+    def produced(self) -> int:
+        """Decoded bytes kept so far (what the body holds in memory)."""
+        return self._produced
+
     def feed(self, chunk: bytes) -> None:
         """Take the next chunk; raise BodyTooLarge as soon as either size passes the limit."""
         self._received += len(chunk)
@@ -76,3 +81,33 @@ class LimitedBody:
             if self._inflater.unused_data:
                 raise BadEncoding("data after the end of the compressed body")
         return b"".join(self._parts)
+
+
+class ReceiverBusy(Exception):
+    """Taking this body would pass the receiver's in-flight byte budget (HTTP 503)."""
+
+
+class InflightBudget:
+    """Decoded request bytes held across all connections at once, and its limit.
+
+    ``max_connections`` bounds how many bodies arrive together and ``max_body_bytes`` each
+    one; without a shared budget the worst case is their product (256 x 8 MiB = 2 GiB). The
+    receiver's handlers all run on one event loop and ``reserve``/``release`` never await, so
+    a plain counter is exact; no lock is needed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def reserve(self, size: int) -> None:
+        """Hold ``size`` more bytes, or raise ReceiverBusy and hold nothing more."""
+        if self.held + size > self.limit:
+            raise ReceiverBusy(
+                f"receiver holds {self.held} of {self.limit} in-flight body bytes; retry later"
+            )
+        self.held += size
+
+    def release(self, size: int) -> None:
+        """Give back bytes reserved earlier."""
+        self.held = max(0, self.held - size)
