@@ -62,8 +62,8 @@ SLO_AVAILABILITY_ANNOTATION = "aiops.dev/slo-availability"
 SLO_LATENCY_ANNOTATION = "aiops.dev/slo-latency-p99"
 SERVICE_ANNOTATION = "aiops.dev/service"
 
-_GITOPS_KEYS = ("argocd.argoproj.io/instance", "argocd.argoproj.io/tracking-id")
-_GITOPS_PREFIXES = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
+_ARGO_CD_KEYS = ("argocd.argoproj.io/instance", "argocd.argoproj.io/tracking-id")
+_FLUX_PREFIXES = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
 _GITOPS_MANAGED_BY = frozenset({"argocd", "argo-cd", "flux", "fluxcd"})
 _GITOPS_MANAGERS = frozenset(
     {
@@ -312,26 +312,39 @@ def keda_scaler_of(deployment: Obj, scaled_objects: Sequence[Obj]) -> str | None
     return None
 
 
-def is_gitops(deployment: Obj) -> bool:
-    """Whether Argo CD or Flux manages the Deployment (it would revert our writes)."""
-    tags = {**labels_of(deployment), **annotations_of(deployment)}
-    if any(key in tags for key in _GITOPS_KEYS):
-        return True
-    if any(key.startswith(_GITOPS_PREFIXES) for key in tags):
-        return True
-    if labels_of(deployment).get("app.kubernetes.io/managed-by", "").lower() in _GITOPS_MANAGED_BY:
-        return True
-    return _gitops_owns_replicas(deployment)
+def is_gitops(obj: Obj) -> bool:
+    """Whether Argo CD or Flux manages ``obj`` (its next sync would revert our writes)."""
+    return gitops_owner(obj) is not None
 
 
-def _gitops_owns_replicas(deployment: Obj) -> bool:
-    for entry in items(meta(deployment).get("managedFields")):
-        if str(entry.get("manager") or "") not in _GITOPS_MANAGERS:
-            continue
-        spec_fields = mapping(mapping(entry.get("fieldsV1")).get("f:spec"))
-        if "f:replicas" in spec_fields:
-            return True
-    return False
+def gitops_owner(obj: Obj) -> str | None:
+    """What says a GitOps tool manages ``obj`` (e.g. ``Argo CD (label ...)``), or None.
+
+    The one GitOps test of the controller: inventory (``scaling_owner``) and the writer's
+    refusals read it. ``app.kubernetes.io/instance`` alone is Helm's label too; it counts as
+    Argo CD's only next to an ``argocd.argoproj.io/*`` annotation (Argo CD's label tracking).
+    A GitOps field manager counts whatever fields it owns: a sync re-applies its whole
+    manifest, so owning the pod template is reason enough to keep our hands off.
+    """
+    labels, notes = labels_of(obj), annotations_of(obj)
+    tags = {**labels, **notes}
+    for key in _ARGO_CD_KEYS:
+        if key in tags:
+            return f"Argo CD ({key}={tags[key]})"
+    argo_notes = [k for k in notes if k.startswith("argocd.argoproj.io/")]
+    if "app.kubernetes.io/instance" in labels and argo_notes:
+        return f"Argo CD (app.kubernetes.io/instance={labels['app.kubernetes.io/instance']})"
+    for key, value in sorted(tags.items()):
+        if key.startswith(_FLUX_PREFIXES):
+            return f"Flux ({key}={value})"
+    managed_by = labels.get("app.kubernetes.io/managed-by", "")
+    if managed_by.lower() in _GITOPS_MANAGED_BY:
+        return f"{managed_by} (app.kubernetes.io/managed-by)"
+    for entry in items(meta(obj).get("managedFields")):
+        manager = str(entry.get("manager") or "")
+        if manager in _GITOPS_MANAGERS:
+            return f"{manager} (field manager)"
+    return None
 
 
 def slo_spec(deployment: Obj) -> SloSpec:

@@ -22,57 +22,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.kube.fields import (
-    annotations_of,
     items,
     labels_of,
     meta,
     name_of,
     namespace_of,
 )
-from controller.kube.inventory import argo_rollout_of, hpa_for, keda_scaler_of
+from controller.kube.inventory import (
+    argo_rollout_of,
+    gitops_owner,
+    hpa_for,
+    keda_scaler_of,
+)
 from controller.models.actions import Action, AdjustHpaAction, ScaleAction
 
 Obj = Mapping[str, Any]
 
-_ARGO_CD_KEYS = ("argocd.argoproj.io/instance", "argocd.argoproj.io/tracking-id")
-_FLUX_PREFIXES = ("kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/")
-_GITOPS_MANAGED_BY = frozenset({"argocd", "argo-cd", "flux", "fluxcd"})
-_GITOPS_MANAGERS = frozenset(
-    {
-        "argocd-controller",
-        "argocd-application-controller",
-        "kustomize-controller",
-        "helm-controller",
-    }
-)
 KEDA_HPA_LABEL = "scaledobject.keda.sh/name"
-
-
-def gitops_owner(obj: Obj) -> str | None:
-    """What says a GitOps tool manages ``obj`` (e.g. ``Argo CD (label ...)``), or None.
-
-    ``app.kubernetes.io/instance`` alone is Helm's label too; it counts as Argo CD's only
-    next to an ``argocd.argoproj.io/*`` annotation (Argo CD's label tracking).
-    """
-    labels, notes = labels_of(obj), annotations_of(obj)
-    tags = {**labels, **notes}
-    for key in _ARGO_CD_KEYS:
-        if key in tags:
-            return f"Argo CD ({key}={tags[key]})"
-    argo_notes = [k for k in notes if k.startswith("argocd.argoproj.io/")]
-    if "app.kubernetes.io/instance" in labels and argo_notes:
-        return f"Argo CD (app.kubernetes.io/instance={labels['app.kubernetes.io/instance']})"
-    for key, value in sorted(tags.items()):
-        if key.startswith(_FLUX_PREFIXES):
-            return f"Flux ({key}={value})"
-    managed_by = labels.get("app.kubernetes.io/managed-by", "")
-    if managed_by.lower() in _GITOPS_MANAGED_BY:
-        return f"{managed_by} (app.kubernetes.io/managed-by)"
-    for entry in items(meta(obj).get("managedFields")):
-        manager = str(entry.get("manager") or "")
-        if manager in _GITOPS_MANAGERS:
-            return f"{manager} (field manager)"
-    return None
 
 
 def _is_kedas(hpa: Obj) -> bool:

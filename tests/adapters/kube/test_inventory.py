@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from controller.kube.inventory import (
+    gitops_owner,
     hpa_spec,
     is_gitops,
     pod_resources,
@@ -238,6 +239,35 @@ def test_scaling_owner_table(deployment, hpas, scaled, rollouts, owner):
 
 def test_gitops_detection_ignores_unrelated_labels():
     assert not is_gitops(_with({"app": "checkout", "team": "payments"}))
+
+
+TEMPLATE_ONLY_FIELDS = [
+    {
+        "manager": "argocd-application-controller",
+        "operation": "Apply",
+        "fieldsV1": {"f:spec": {"f:template": {}}},
+    }
+]
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        _with() | {"metadata": _with()["metadata"] | {"managedFields": TEMPLATE_ONLY_FIELDS}},
+        _with(
+            {"app.kubernetes.io/instance": "shop"},
+            annotations={"argocd.argoproj.io/sync-options": "Prune=false"},
+        ),
+    ],
+    ids=["field-manager-of-the-template-only", "argo-cd-label-tracking"],
+)
+def test_inventory_sees_gitops_where_the_writer_refuses_it(deployment):
+    """One GitOps test for inventory and writer: a sync re-applies the whole manifest."""
+    assert (
+        build(deployment=deployment, hpas=[], scaled_objects=[]).scaling_owner
+        is ScalingOwner.GITOPS
+    )
+    assert gitops_owner(deployment) is not None
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.kube.ownership import gitops_owner
+from controller.kube.inventory import gitops_owner
 from controller.kube.rollback import merge_diff, template_of
 from controller.kube.writes import pre_state_of, receipt_annotations
 from controller.sim.kube_api.patches import merge_patch
