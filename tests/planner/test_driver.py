@@ -178,7 +178,20 @@ def test_temporary_denial_is_not_retried_once_the_incident_resolved() -> None:
     scene = Scenario(make_world(fresh_from=T0 + timedelta(minutes=3)))
     scene.open(saturation_incident())
     scene.ticks(range(1, 20))
-    assert scene.attempts() == 1 and scene.world.writes() == []
+    assert len(scene.verdicts()) == 1 and scene.world.writes() == []
+
+
+def test_tracks_of_closed_incidents_that_wait_for_nothing_are_forgotten() -> None:
+    scene = Scenario(make_world(policy=approval_policy()), answers_later(timedelta(minutes=6)))
+    incident = saturation_incident()
+    scene.open(incident)
+    scene.ticks([1, 2], incident)
+    assert list(scene.driver.tracks) == [incident.id]  # open and waiting for a human: kept
+    scene.ticks([3, 4])  # resolved: the request is withdrawn, then nothing is left to do
+    assert scene.driver.tracks == {}
+    assert scene.driver.store.items("driver.tracks") == []
+    scene.open(incident, minute=5)  # if detection ever sent it again, it would be new
+    assert scene.attempts() == 1
 
 
 def test_permanent_denial_is_not_retried() -> None:

@@ -148,9 +148,27 @@ class IncidentDriver:
             await self._plan(incident, track, view)
 
     async def tick(self, view: TickView) -> None:
-        """``advance`` every tracked incident, in the order they were first seen."""
+        """``advance`` every tracked incident, in the order they were first seen, then forget
+        the ones that can do nothing more."""
         for incident_id in list(self.tracks):
             await self.advance(incident_id, view)
+        self._prune(view)
+
+    def _prune(self, view: TickView) -> None:
+        """Drop the tracks of closed incidents that wait for nothing (no human, no bake).
+
+        Incident ids carry their opening time, so a closed incident never comes back under
+        the same id: such a track can only be read again by nobody. Without this, a
+        long-running operator would keep (and walk, every tick) every incident it ever saw.
+        """
+        done = [
+            incident_id
+            for incident_id, track in self.tracks.items()
+            if not track.busy() and incident_id not in view.open_incidents
+        ]
+        for incident_id in done:
+            del self.tracks[incident_id]
+            self.store.delete(TRACKS, incident_id)
 
     def due(self, view: TickView) -> list[str]:
         """Tracked incidents ``advance`` would do something for at ``view.now``."""
