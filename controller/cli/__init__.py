@@ -25,6 +25,7 @@ import typer
 from controller import __version__
 from controller.cli.capture import capture as capture_command
 from controller.cli.common import fail, guard, stderr
+from controller.cli.eval import eval_command
 from controller.cli.replay import replay as replay_command
 from controller.errors import LedgerIntegrityError, RunbookError
 from controller.telemetry import configure_tracing, shutdown_tracing
@@ -58,6 +59,7 @@ class SchemaName(StrEnum):
 
 app.command("replay")(replay_command)
 app.command("capture")(capture_command)
+app.command("eval")(eval_command)
 
 
 @app.command()

@@ -194,6 +194,11 @@ class GroundTruth(FrozenModel):
     onset: UtcDatetime | None = None
     root_cause: WorkloadRef | None = None
     acceptable_actions: tuple[ActionKind, ...] = ()
+    preferred_actions: tuple[ActionKind, ...] = Field(
+        default=(),
+        description="The best first action(s); scored apart from acceptable_actions by "
+        "`aiops eval` (optional: files without it load and score as before).",
+    )
     forbidden_actions: tuple[ActionKind, ...] = ()
     notes: str = ""
 
@@ -202,6 +207,9 @@ class GroundTruth(FrozenModel):
         overlap = set(self.acceptable_actions) & set(self.forbidden_actions)
         if overlap:
             raise ValueError(f"actions both acceptable and forbidden: {sorted(overlap)}")
+        overlap = set(self.preferred_actions) & set(self.forbidden_actions)
+        if overlap:
+            raise ValueError(f"actions both preferred and forbidden: {sorted(overlap)}")
         if self.fault is FaultKind.NONE and self.root_cause is not None:
             raise ValueError("fault 'none' cannot have a root_cause")
         if self.fault is not FaultKind.NONE and self.onset is None:
