@@ -16,7 +16,8 @@ from controller.detection.context import DetectorInput
 from controller.detection.detectors import run_detectors, step_latches
 from controller.detection.incidents import Lifecycle, Tick, step_incident
 from controller.detection.inputs import blind_spot, problems_of, usable_windows
-from controller.detection.state import DetectionState, WorkloadMemory
+from controller.detection.quiet import QUIET_LIFECYCLE, Gate
+from controller.detection.state import EMPTY_MEMORY, DetectionState, WorkloadMemory
 from controller.models.base import epoch
 from controller.models.events import ClusterEvent
 from controller.models.incident import BlindSpot, Finding, Incident, WorkloadStatus
@@ -93,9 +94,37 @@ def judge(
     view: WorkloadView, memory: WorkloadMemory, settings: DetectionSettings, now: datetime
 ) -> Judgement:
     """Run blindness, latches, detectors and the incident lifecycle for one workload."""
+    return judge_events(view, events_until(view, now), memory, settings, now)
+
+
+def events_until(view: WorkloadView, now: datetime) -> tuple[ClusterEvent, ...]:
+    """The view's events at or before ``now`` (the view should hold no later ones)."""
+    return tuple(event for event in view.events if event.time <= now)
+
+
+def quiet_judgement(workload: WorkloadRef) -> Judgement:
+    """What ``judge`` concludes for a workload ``Gate.quiet`` vouches for: healthy, with
+    nothing to remember (equal, field by field, to the judgement ``judge`` would build)."""
+    return Judgement(
+        workload=workload,
+        memory=EMPTY_MEMORY,
+        lifecycle=QUIET_LIFECYCLE,
+        newly_blind=False,
+        sight_restored=False,
+        status=WorkloadStatus.HEALTHY,
+    )
+
+
+def judge_events(
+    view: WorkloadView,
+    events: tuple[ClusterEvent, ...],
+    memory: WorkloadMemory,
+    settings: DetectionSettings,
+    now: datetime,
+) -> Judgement:
+    """``judge`` with the view's events already cut at ``now``."""
     at = epoch(now)
     inventory = view.inventory
-    events = tuple(event for event in view.events if event.time <= now)
     problems = problems_of(view.windows, settings)
     usable = usable_windows(view.windows, settings, problems)
     latches = step_latches(usable, memory.latches, inventory, settings)
@@ -127,9 +156,15 @@ def _views_by_key(views: Sequence[WorkloadView]) -> dict[str, WorkloadView]:
 
 
 def _outcome(
-    judgements: Sequence[Judgement], memories: Mapping[str, WorkloadMemory]
+    judgements: Sequence[Judgement],
+    memories: Mapping[str, WorkloadMemory],
+    statuses: Mapping[str, WorkloadStatus],
 ) -> DetectionOutcome:
-    """Collect per-workload judgements into the tick's outcome, ordered by workload key."""
+    """Collect per-workload judgements into the tick's outcome, ordered by workload key.
+
+    ``judgements`` are those of the workloads judged in full; ``statuses`` covers every
+    workload of the tick (quiet ones are healthy and contribute nothing else).
+    """
     state = DetectionState.of(memories)
     kept = [state.workloads[key] for key in sorted(state.workloads)]
     return DetectionOutcome(
@@ -145,7 +180,7 @@ def _outcome(
         blind=tuple(m.blind for m in kept if m.blind is not None),
         newly_blind=tuple(j.memory.blind for j in judgements if j.newly_blind and j.memory.blind),
         sight_restored=tuple(j.workload for j in judgements if j.sight_restored),
-        statuses=MappingProxyType({j.workload.key: j.status for j in judgements}),
+        statuses=MappingProxyType(dict(statuses)),
     )
 
 
@@ -162,10 +197,21 @@ def detect(
     Raises ValueError for a naive ``now`` or two views of the same workload.
     """
     now = as_utc(now)
+    at, gate = epoch(now), Gate.of(settings)
     memories = dict(state.workloads)
     judgements: list[Judgement] = []
+    statuses: dict[str, WorkloadStatus] = {}
     for key, view in _views_by_key(views).items():
-        judgement = judge(view, state.memory(key), settings, now)
+        memory = state.memory(key)
+        events = events_until(view, now)
+        if gate.quiet(memory, view.inventory, view.windows, events, at):
+            # judge would return quiet_judgement(...): healthy, an empty memory, nothing else.
+            statuses[key] = WorkloadStatus.HEALTHY
+            if key in memories:
+                memories[key] = EMPTY_MEMORY
+            continue
+        judgement = judge_events(view, events, memory, settings, now)
         judgements.append(judgement)
         memories[key] = judgement.memory
-    return _outcome(judgements, memories)
+        statuses[key] = judgement.status
+    return _outcome(judgements, memories, statuses)

@@ -95,10 +95,17 @@ def growth_bound(memory: SignalWindow, seconds: float) -> float:
     if count < 2:
         return math.inf
     values, times = data.values[lo:hi], data.timestamps[lo:hi]
-    top, bottom = max(values), min(values)
+    return bound_of(max(values), min(values), min(map(sub, times[1:], times)), count, seconds)
+
+
+def bound_of(top: float, bottom: float, gap: float, count: int, seconds: float) -> float:
+    """``growth_bound`` from the window's extremes, smallest time gap and sample count.
+
+    Split out so that the quiet-workload gate, which keeps the extremes of a sliding window
+    (``streams.window_extremes``), computes the very same number without slicing.
+    """
     spread = (top - bottom) + BOUND_SLACK * max(abs(top), abs(bottom))
-    gap: float = min(map(sub, times[1:], times)) * (1.0 - BOUND_SLACK)
-    spread_t = gap * math.sqrt((count * count - 1) / 12.0)
+    spread_t = gap * (1.0 - BOUND_SLACK) * math.sqrt((count * count - 1) / 12.0)
     return spread / 2.0 / spread_t * seconds * (1.0 + BOUND_SLACK)
 
 

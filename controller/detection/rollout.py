@@ -46,13 +46,22 @@ def stuck_since(
     Stuck means: a stall was reported and not followed by completion, or no completion at
     all and the deploy is older than ``stuck_rollout_deadline``.
     """
-    deadline = inputs.settings.stuck_rollout_deadline.total_seconds()
+    return stuck_at(
+        deploy, after, inputs.settings.stuck_rollout_deadline.total_seconds(), inputs.now
+    )
+
+
+def stuck_at(
+    deploy: ClusterEvent, after: Sequence[ClusterEvent], deadline: float, now: float
+) -> float | None:
+    """``stuck_since`` from the deadline (seconds) and ``now`` alone: the quiet-workload
+    gate (``controller/detection/quiet.py``) asks it without building a DetectorInput."""
     candidates: list[float] = []
     stall = open_stall(after)
     if stall is not None:
         candidates.append(epoch(stall.time))
     completed = any(event.kind is EventKind.ROLLOUT_COMPLETE for event in after)
-    if not completed and inputs.now - epoch(deploy.time) > deadline:
+    if not completed and now - epoch(deploy.time) > deadline:
         candidates.append(epoch(deploy.time) + deadline)
     return min(candidates) if candidates else None
 
