@@ -13,7 +13,9 @@ Two baselines are timed in the same process afterwards:
 - **SeriesData floor**: building one ``SeriesData`` for every stored series from its
   arrays, i.e. what the public constructor costs a tick in which every series changed.
 
-Each tick also reports the time the cyclic garbage collector ran inside it (``gc_s``).
+Each tick also reports the time the cyclic garbage collector ran inside it (``gc_s``). The
+collector is tuned after start-up as ``aiops run`` tunes it (``controller.runtime``), unless
+``--default-gc``.
 """
 
 from __future__ import annotations
@@ -140,16 +142,29 @@ def _rebuild_floor(windows: Mapping[str, Mapping[Any, Any]]) -> tuple[float, int
 
 
 def measure(
-    url: str, present: int, absent: int, lookback: float, step: float, ticks: int
+    url: str,
+    present: int,
+    absent: int,
+    lookback: float,
+    step: float,
+    ticks: int,
+    *,
+    tune_gc: bool = True,
 ) -> dict[str, Any]:
-    """Every figure of one run: a first tick, ``ticks`` warm ones, the two floors."""
+    """Every figure of one run: a first tick, ``ticks`` warm ones, the two floors.
+
+    With ``tune_gc`` the collector is tuned once start-up is done, exactly as ``aiops run``
+    does (``controller.runtime.tune_collector``); without, CPython's defaults.
+    """
     from controller.models.signals import Signal
     from controller.observers.prometheus import build_prometheus_metrics
     from controller.observers.prometheus_http import QueryRange, aligned
+    from controller.runtime import tune_collector, untune_collector
 
     settings = _settings(url, lookback, step)
     metrics = build_prometheus_metrics(settings, stale_after=timedelta(seconds=90))
     refs = prom_fleet.present(present) + prom_fleet.absent(absent)
+    previous = tune_collector() if tune_gc else None
     first_at = prom_fleet.END - ticks * step - step / 2
     rss_start = _status("VmRSS")
     windows: Any = {}
@@ -162,6 +177,8 @@ def measure(
     whole = QueryRange(aligned(first_at - lookback, step), first_at, step)
     rebuild_s, samples = _rebuild_floor(windows)
     metrics.close()
+    if previous is not None:
+        untune_collector(previous)  # in-process runs leave the interpreter as they found it
     return {
         "present": present,
         "absent": absent,
@@ -170,6 +187,7 @@ def measure(
         "lookback_s": lookback,
         "step_s": step,
         "rss_start_mib": rss_start,
+        "gc_tuned": tune_gc,
         "rss_peak_mib": _status("VmHWM"),
         "ticks": runs,
         "samples": samples,
@@ -188,12 +206,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lookback", type=float, required=True, help="Seconds.")
     parser.add_argument("--step", type=float, required=True, help="Seconds.")
     parser.add_argument("--ticks", type=int, default=3, help="Warm ticks after the first.")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="CPython's collector settings, untuned."
+    )
     args = parser.parse_args(argv)
     from controller.logging import configure_logging
     from controller.settings import LogSettings
 
     configure_logging(LogSettings())  # warnings only, on stderr: stdout carries the figures
-    figures = measure(args.url, args.present, args.absent, args.lookback, args.step, args.ticks)
+    figures = measure(
+        args.url,
+        args.present,
+        args.absent,
+        args.lookback,
+        args.step,
+        args.ticks,
+        tune_gc=not args.default_gc,
+    )
     sys.stdout.write(json.dumps(figures) + "\n")
     return 0
 

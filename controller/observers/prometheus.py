@@ -36,7 +36,14 @@ from controller.models.modes import SourceHealth
 from controller.models.signals import Signal, SignalWindow, window_at
 from controller.models.workloads import WorkloadRef
 from controller.observers import prometheus_capture as capture
-from controller.observers.prometheus_answers import SOURCE, Answer, NamedQuery, collect, window
+from controller.observers.prometheus_answers import (
+    SOURCE,
+    Answer,
+    NamedQuery,
+    collect,
+    window,
+    windows,
+)
 from controller.observers.prometheus_http import (
     QueryRange,
     RangeQuerier,
@@ -169,18 +176,12 @@ class PrometheusMetrics:
             s: _Cursor(c.watermark, c.covered & keys) for s, c in self._cursors.items()
         }
         answers = {query.signal: self._fetch_tail(query, keys, at) for query in self._queries(refs)}
-        self._store.trim(at)
+        # Answered signals were trimmed as they were replaced: only the failed ones are left.
+        self._store.trim(at, [s for s, answer in answers.items() if answer.error is not None])
         self._note_tick(answers, now)
-        data = self._store.data
-        windows = {
-            ref.key: {
-                signal: window(ref, signal, answer, at, data((ref.key, signal)))
-                for signal, answer in answers.items()
-            }
-            for ref in refs
-        }
-        self._tick = _Tick(at, windows)
-        return windows
+        found = windows(refs, answers, at, self._store.data)
+        self._tick = _Tick(at, found)
+        return found
 
     def read(self, workloads: Sequence[WorkloadRef], now: datetime) -> Windows:
         """A point read of ``workloads`` at ``now``; never raises for backend faults.
@@ -270,9 +271,8 @@ class PrometheusMetrics:
         if answer.error is not None:
             log.info("prometheus query failed", signal=signal.value, error=answer.error)
             return answer
-        replace, series = self._store.replace, answer.series
-        for key in keys:
-            replace((key, signal), span.start, span.end, series.get(key, NO_SAMPLES), now=at)
+        series = answer.series
+        self._store.replace_all(signal, keys, span.start, span.end, series, at)
         self._cursors[signal] = _Cursor(span.last_step, keys)
         self._latest[signal] = {k: p for k, s in series.items() if (p := s.latest()) is not None}
         return answer

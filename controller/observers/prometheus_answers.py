@@ -19,7 +19,7 @@ import hashlib
 import math
 import operator
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,28 +118,51 @@ def parse_values(values: object) -> tuple[Samples, int]:
     return Samples.of(pairs), dropped
 
 
+def _common(values: object) -> Samples | None:
+    """``parse_values`` of the usual list (numbers, numeric strings, sorted, finite), or None."""
+    if type(values) is not list:
+        return None
+    try:
+        times = array("d", [pair[0] for pair in values])
+        numbers = array("d", [float(pair[1]) for pair in values])
+    except _UNREADABLE:
+        return None  # parse_values says where
+    if math.isfinite(sum(numbers) + sum(times)) and all(map(operator.lt, times, times[1:])):
+        return Samples(times, numbers)
+    return None
+
+
 def collect(query: NamedQuery, span: QueryRange, result: list[Any], keys: frozenset[str]) -> Answer:
     """Keep the watched workloads' series; count duplicates and dropped NaN/Inf samples.
 
-    Raises UnexpectedAnswer on an item of the wrong shape (naming where it is).
+    Raises UnexpectedAnswer on an item of the wrong shape (naming where it is). The common
+    series (string labels, a list of [time, "value"] pairs, sorted and finite) is read
+    inline: at 10,000 workloads this loop runs 80,000 times a tick.
     """
     answer = Answer.empty(query, span)
+    series, copies = answer.series, answer.copies
     for index, item in enumerate(result):
         metric = item.get("metric") if isinstance(item, dict) else None
         if not isinstance(metric, dict):
             raise UnexpectedAnswer(f"data.result[{index}] is not an object with a metric object")
-        key = workload_key(metric)
-        if key is None or key not in keys:
+        namespace, workload = metric.get("namespace"), metric.get("workload")
+        if not isinstance(namespace, str) or not isinstance(workload, str):
             continue
-        try:
-            samples, dropped = parse_values(item.get("values"))
-        except UnexpectedAnswer as exc:
-            raise UnexpectedAnswer(f"data.result[{index}].{exc}") from None
-        if key in answer.series:
-            answer.copies[key] = answer.copies.get(key, 1) + 1
+        key = f"{namespace}/{workload}"
+        if key not in keys:
+            continue
+        values = item.get("values")
+        samples, dropped = _common(values), 0
+        if samples is None:
+            try:
+                samples, dropped = parse_values(values)
+            except UnexpectedAnswer as exc:
+                raise UnexpectedAnswer(f"data.result[{index}].{exc}") from None
+        if key in series:
+            copies[key] = copies.get(key, 1) + 1
         if dropped:
             answer.dropped[key] = answer.dropped.get(key, 0) + dropped
-        answer.series[key] = samples
+        series[key] = samples
     return answer
 
 
@@ -170,4 +193,40 @@ def window(
 ) -> SignalWindow:
     """The window of one (workload, signal); health and message say why it is not ok."""
     health, message = judge(ref.key, answer)
-    return SignalWindow(ref, signal, _SOURCES[signal], at, data, health, message)
+    return SignalWindow(ref, signal, _SOURCES[signal], at, data, health, message, _seen(data, at))
+
+
+def _seen(data: SeriesData, at: float) -> int:
+    """Samples visible at ``at``: all of them, unless the newest is later (-1: find out)."""
+    times = data.timestamps
+    return len(times) if not times or times[-1] <= at else -1
+
+
+def windows(
+    refs: Sequence[WorkloadRef],
+    answers: Mapping[Signal, Answer],
+    at: float,
+    stored: Callable[[tuple[str, Signal]], SeriesData],
+) -> dict[str, dict[Signal, SignalWindow]]:
+    """Every (workload, signal) window of a tick: ``window`` for each, in one loop.
+
+    Why one loop: at 10,000 workloads a tick builds 80,000 windows; the common ok case
+    (one series, some samples) is judged inline, the others by ``judge``.
+    """
+    found: dict[str, dict[Signal, SignalWindow]] = {}
+    parts = [(s, a, _SOURCES[s], a.series, a.copies, a.error) for s, a in answers.items()]
+    ok = Health.OK
+    for ref in refs:
+        key = ref.key
+        by_signal = found[key] = {}
+        for signal, answer, source, series, copies, error in parts:
+            data = stored((key, signal))
+            samples = series.get(key) if error is None else None
+            if samples and key not in copies:
+                health, message = ok, ""
+            else:
+                health, message = judge(key, answer)
+            by_signal[signal] = SignalWindow(
+                ref, signal, source, at, data, health, message, _seen(data, at)
+            )
+    return found

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import urllib3.exceptions
@@ -56,6 +57,8 @@ RANGE_PATH = "/api/v1/query_range"
 DETAIL_LIMIT = 300
 """Characters of a backend's own words kept in a message (bodies can be megabytes)."""
 _CHUNK = 1 << 16
+ENCODED_QUERIES = 16
+"""Query texts whose encoded form is kept: a tick's eight and the latest reads'."""
 
 IO_ERRORS: tuple[type[Exception], ...] = (
     requests.RequestException,
@@ -210,13 +213,14 @@ _EXCHANGE_ERRORS: tuple[type[Exception], ...] = (
 """IO_ERRORS, and what requests and urllib3 raise on malformed status lines and headers."""
 
 
-def _post(
-    session: requests.Session, url: str, form: Mapping[str, str], timeout: float, limit: int
-) -> _Reply:
-    """POST ``form``; the whole answer or a translated error (never anything else)."""
+FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _post(session: requests.Session, url: str, form: str, timeout: float, limit: int) -> _Reply:
+    """POST the encoded ``form``; the whole answer or a translated error (nothing else)."""
     deadline = time.monotonic() + timeout
     try:
-        response = session.post(url, data=form, timeout=timeout, stream=True)
+        response = session.post(url, data=form, headers=FORM_TYPE, timeout=timeout, stream=True)
     except _EXCHANGE_ERRORS as exc:
         raise translate(exc, timeout) from exc
     try:
@@ -305,6 +309,7 @@ class RangeQuerier:
         self._retry = settings.retry
         self._timeout = settings.timeout.total_seconds()
         self._limit = settings.max_response_bytes
+        self._encoded: dict[str, str] = {}
         self.breaker = breaker
         self._sleep = sleep
 
@@ -312,8 +317,24 @@ class RangeQuerier:
         """Release the HTTP connection pool (on shutdown)."""
         self._session.close()
 
+    def _form(self, query: str, span: QueryRange) -> str:
+        """The urlencoded form of one query; the query's part is encoded once per text.
+
+        Why: a query for 10,000 workloads is ~100 KB of PromQL, and percent-encoding it
+        (``urlencode`` loops over every byte in Python) cost ~25 ms per query per tick for a
+        text that changes only with the watched set.
+        """
+        encoded = self._encoded.pop(query, None)
+        if encoded is None:
+            encoded = urlencode({"query": query})
+        self._encoded[query] = encoded  # newest last; the oldest go first
+        while len(self._encoded) > ENCODED_QUERIES:
+            del self._encoded[next(iter(self._encoded))]
+        rest = urlencode({**span.form(), "timeout": f"{self._timeout:g}s"})
+        return f"{encoded}&{rest}"
+
     def _attempt(self, query: str, span: QueryRange) -> list[Any]:
-        form = {"query": query, **span.form(), "timeout": f"{self._timeout:g}s"}
+        form = self._form(query, span)
         reply = _post(self._session, self._url, form, self._timeout, self._limit)
         if not 200 <= reply.status < 300:
             raise _status_error(reply)

@@ -9,8 +9,9 @@ tick builds a ``SeriesData`` only for a series whose samples changed. One that d
 tick within the same evaluation step, a workload absent from the answer) keeps its object,
 and with it the memo detectors left there. A change copies the kept part of the old columns
 (an ``array`` slice: one memcpy), appends the fetched tail and drops what fell out of the
-lookback, in a single rebuild; no Python float list is ever rebuilt. Stored objects are never
-mutated, so windows of earlier ticks stay valid.
+lookback, in a single rebuild (``SeriesData.continued``: only the new tail is checked and
+summed, the kept head's prefix sums are reused); no Python float list is ever rebuilt.
+Stored objects are never mutated, so windows of earlier ticks stay valid.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from controller.models.signals import SeriesData, Signal, float_array
 
@@ -65,11 +67,7 @@ NO_SAMPLES = Samples(array("d"), array("d"))
 
 def _columns(data: SeriesData) -> tuple[array[float], array[float]]:
     """The stored columns as arrays (SeriesData keeps them so; shared, never copied)."""
-    return float_array(data.timestamps), float_array(data.values)
-
-
-def _own(times: array[float]) -> array[float]:
-    return times
+    return cast("array[float]", data.timestamps), cast("array[float]", data.values)
 
 
 def same(a: array[float], b: array[float]) -> bool:
@@ -88,32 +86,35 @@ def spliced(
     fresh: Samples,
     horizon: float,
     until: float,
-    share: Callable[[array[float]], array[float]] = _own,
+    grid: array[float] | None = None,
 ) -> SeriesData:
     """``fresh`` laid over ``old`` in [start, end], cut to [horizon, until]; ``old`` if same.
 
     Returns the very ``old`` object when nothing would change, so that its memo survives.
-    ``share`` may swap the new timestamps column for an equal one already built.
+    Otherwise ``old.continued``: the kept head is copied with its prefix sums and only the
+    new tail is checked and summed, so a tick costs O(new samples) per series, not
+    O(lookback). ``grid``: an equal timestamps column to share, when there is one.
     """
     times, values = _columns(old)
-    cut = bisect.bisect_left(times, horizon)
-    lo = max(cut, bisect.bisect_left(times, start))
-    hi = max(lo, bisect.bisect_right(times, end))
-    stop = max(hi, bisect.bisect_right(times, until))
-    first = bisect.bisect_left(fresh.times, max(start, horizon))
-    last = max(first, bisect.bisect_right(fresh.times, min(end, until)))
-    new_times, new_values = fresh.times[first:last], fresh.values[first:last]
-    untouched = cut == 0 and stop == len(times)
+    count = len(times)
+    cut = bisect.bisect_left(times, horizon) if count and times[0] < horizon else 0
+    lo = bisect.bisect_left(times, start, cut)
+    hi = bisect.bisect_right(times, end, lo)
+    stop = count if not count or times[-1] <= until else bisect.bisect_right(times, until, hi)
+    lower, upper = max(start, horizon), min(end, until)
+    new_times, new_values = fresh.times, fresh.values  # only read below, never mutated
+    if new_times and not (lower <= new_times[0] and new_times[-1] <= upper):
+        first = bisect.bisect_left(new_times, lower)
+        last = bisect.bisect_right(new_times, upper, first)
+        new_times, new_values = new_times[first:last], new_values[first:last]
+    untouched = cut == 0 and stop == count
     if untouched and same(times[lo:hi], new_times) and same(values[lo:hi], new_values):
         return old
-    if cut == lo and hi == stop and first == 0 and last == len(fresh):
-        return SeriesData(share(fresh.times), fresh.values) if len(fresh) else EMPTY
-    kept_times, kept_values = times[cut:lo], values[cut:lo]
-    kept_times += new_times
-    kept_values += new_values
-    kept_times += times[hi:stop]
-    kept_values += values[hi:stop]
-    return SeriesData(share(kept_times), kept_values) if kept_times else EMPTY
+    if hi < stop:  # stored samples after the fetched range stay, after the fetched ones
+        new_times, new_values = new_times + times[hi:stop], new_values + values[hi:stop]
+    if cut == lo and not new_times:
+        return EMPTY
+    return old.continued(cut, lo, new_times, new_values, grid=grid)
 
 
 class SeriesStore:
@@ -125,26 +126,20 @@ class SeriesStore:
         self.lookback = lookback
         self._series: dict[Key, SeriesData] = {}
         self._grid: array[float] = array("d")
-        """The newest timestamps column built: series on the same step grid share it."""
-
-    def _share(self, times: array[float]) -> array[float]:
-        """``times`` itself, or the equal column built just before (one copy per grid).
+        """The newest timestamps column built: series on the same step grid share it.
 
         Every series of a tick is evaluated on the same steps, so consecutive rebuilds
         mostly produce equal timestamp columns; sharing them saves a third of the store.
         Nothing mutates a stored column, so sharing is safe.
         """
-        grid = self._grid
-        if same(times, grid):
-            return grid
-        self._grid = times
-        return times
 
     def _keep(self, key: Key, data: SeriesData) -> None:
         if data is EMPTY:
             self._series.pop(key, None)
-        else:
-            self._series[key] = data
+            return
+        self._series[key] = data
+        if data.timestamps is not self._grid:
+            self._grid = float_array(data.timestamps)
 
     def replace(
         self, key: Key, start: float, end: float, fresh: Samples, *, now: float | None = None
@@ -155,7 +150,36 @@ class SeriesStore:
         ``trim(now)`` would do for this key, without a second copy).
         """
         horizon = -math.inf if now is None else now - self.lookback
-        self._keep(key, spliced(self.data(key), start, end, fresh, horizon, math.inf, self._share))
+        self._keep(key, spliced(self.data(key), start, end, fresh, horizon, math.inf, self._grid))
+
+    def replace_all(
+        self,
+        signal: Signal,
+        keys: Iterable[str],
+        start: float,
+        end: float,
+        fetched: Mapping[str, Samples],
+        now: float,
+    ) -> None:
+        """``replace(..., now=now)`` of ``signal`` for every key in ``keys``, in one loop.
+
+        A workload missing from ``fetched`` has no samples in [start, end]. One loop with
+        its lookups bound once, because a tick at 10,000 workloads makes 80,000 of these.
+        """
+        horizon = now - self.lookback
+        stored, grid, inf = self._series, self._grid, math.inf
+        for workload in keys:
+            key = (workload, signal)
+            old = stored.get(key, EMPTY)
+            new = spliced(old, start, end, fetched.get(workload, NO_SAMPLES), horizon, inf, grid)
+            if new is EMPTY:
+                if old is not EMPTY:
+                    del stored[key]
+                continue
+            stored[key] = new
+            if new.timestamps is not grid:
+                grid = float_array(new.timestamps)
+        self._grid = grid
 
     def merged(self, key: Key, start: float, end: float, fresh: Samples) -> SeriesData:
         """What ``replace`` then ``trim(end)`` would leave of ``key``, without changing the store.
@@ -165,17 +189,27 @@ class SeriesStore:
         """
         return spliced(self.data(key), start, end, fresh, end - self.lookback, end)
 
-    def trim(self, now: float) -> None:
-        """Forget samples older than the lookback, and series left empty."""
+    def trim(self, now: float, signals: Collection[Signal] | None = None) -> None:
+        """Forget samples older than the lookback, and series left empty.
+
+        ``signals``: only theirs (the others were trimmed by ``replace(..., now=now)``).
+        """
+        if signals is not None and not signals:
+            return
         horizon = now - self.lookback
         emptied: list[Key] = []
         for key, data in self._series.items():
-            times, values = _columns(data)
+            if signals is not None and key[1] not in signals:
+                continue
+            times = float_array(data.timestamps)
             cut = bisect.bisect_left(times, horizon)
             if cut == len(times):
                 emptied.append(key)
             elif cut:
-                self._series[key] = SeriesData(self._share(times[cut:]), values[cut:])
+                self._series[key] = trimmed = data.continued(
+                    cut, len(times), (), (), grid=self._grid
+                )
+                self._grid = float_array(trimmed.timestamps)
         for key in emptied:
             del self._series[key]
 

@@ -140,3 +140,32 @@ def test_a_series_without_samples_is_the_shared_empty_data() -> None:
 def test_lookback_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         SeriesStore(lookback=0)
+
+
+def test_replace_all_is_replace_for_every_key() -> None:
+    keys = ["shop/web", "pay/api", "gone/x"]
+    one, many = SeriesStore(lookback=100), SeriesStore(lookback=100)
+    for store in (one, many):
+        for key in keys[:2]:
+            store.replace((key, Signal.REQUEST_RATE), 0, 90, pts(*[(t, 1.0) for t in (30, 60, 90)]))
+    fetched = {"shop/web": pts((90, 2.0), (120, 3.0)), "gone/x": pts((120, 5.0))}
+    for key in keys:
+        one.replace((key, Signal.REQUEST_RATE), 90, 120, fetched.get(key, Samples.of([])), now=120)
+    many.replace_all(Signal.REQUEST_RATE, keys, 90, 120, fetched, 120)
+    for key in keys:
+        a, b = one.data((key, Signal.REQUEST_RATE)), many.data((key, Signal.REQUEST_RATE))
+        assert (list(a.timestamps), list(a.values)) == (list(b.timestamps), list(b.values))
+    assert list(many.data(("pay/api", Signal.REQUEST_RATE)).timestamps) == [30, 60]
+    assert list(many.data(("shop/web", Signal.REQUEST_RATE)).values) == [1.0, 1.0, 2.0, 3.0]
+
+
+def test_trim_of_some_signals_leaves_the_others() -> None:
+    store = SeriesStore(lookback=100)
+    other = ("shop/web", Signal.RESTARTS)
+    for key in (KEY, other):
+        store.replace(key, 0, 300, pts(*[(t, 1.0) for t in range(0, 301, 30)]))
+    store.trim(now=300, signals=[Signal.RESTARTS])
+    assert times(store) == list(range(0, 301, 30))
+    assert times(store, other) == [210, 240, 270, 300]
+    store.trim(now=300, signals=[])
+    assert times(store) == list(range(0, 301, 30))
