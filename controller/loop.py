@@ -22,6 +22,7 @@ from controller.actuators.reconcile import Actuator
 from controller.detection import DetectionOutcome, DetectionState, WorkloadView, detect
 from controller.detection.fleet import fleet_anomaly
 from controller.detection.localize import rank_root_causes, with_candidates
+from controller.guardrails.freeze import FreezeGate
 from controller.guardrails.loader import LoadedPolicy
 from controller.models.events import ClusterEvent
 from controller.models.incident import Incident
@@ -32,7 +33,7 @@ from controller.models.proposals import ProposalRequest
 from controller.models.signals import Signal, SignalWindow
 from controller.models.traces import TraceSnapshot
 from controller.models.workloads import WorkloadInventory, WorkloadRef
-from controller.observers.freshness import ModeDecision, next_mode
+from controller.observers.freshness import FleetSignal, ModeDecision, next_mode
 from controller.planner.claude.prompts import Telemetry
 from controller.planner.claude.tools import ToolsData
 from controller.planner.graph.build import build_graph
@@ -206,7 +207,9 @@ class ControlLoop:
 
     def _update_mode(self, windows: Windows, outcome: DetectionOutcome, now: datetime) -> Mode:
         settings = self.config.settings.modes
-        fleet = fleet_anomaly(windows, outcome, settings, now)
+        fleet: FleetSignal = fleet_anomaly(windows, outcome, settings, now)
+        if isinstance(self.ports.kill_switch, FreezeGate):  # one freeze path (R7, R14)
+            fleet = self.ports.kill_switch.compose(fleet)
         sources = [reporter.health(now) for reporter in self.ports.health]
         decision = next_mode(self.mode, sources, fleet, now, settings)
         first = self.mode is None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from controller.models.actions import Plan
 from controller.models.decisions import ActionResult, Approval, VerificationResult
@@ -21,6 +21,13 @@ from controller.models.ledger_payloads import DecisionPayload, DetectionPayload,
 from controller.models.modes import ModeState
 from controller.ports import LedgerSink
 
+OPERATOR_MODES = ("shadow", "propose", "auto")
+"""``aiops run --mode`` values; ``aiops_mode`` has one series per mode, 1 for the active one."""
+TICK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+"""Tick durations (seconds): a tick near the interval (15 s) is a problem worth seeing."""
+
+EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The media type of ``exposition()`` (the Prometheus text format), for ``/metrics``."""
 TOKEN_KINDS = (
     "input_tokens",
     "output_tokens",
@@ -161,3 +168,71 @@ class MeteredLedger:
         )
         self.metrics.count(entry)
         return entry
+
+
+class OperatorMetrics:
+    """The live operator's own gauges and counters, in the controller's registry.
+
+    Kept apart from ``ControllerMetrics`` (which counts ledger entries, the same in replay)
+    because these describe the running process: its mode, leadership, tick timing, queue,
+    the staleness of each observer, outbound requests and reloads of mounted files.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = self.registry = registry
+        self.mode = Gauge(
+            "aiops_mode", "Operator mode: 1 for the active one.", ["mode"], registry=r
+        )
+        self.leader = Gauge("aiops_leader", "1 while this replica leads (may write).", registry=r)
+        self.ready = Gauge("aiops_ready", "1 while /readyz answers 200.", registry=r)
+        self.tick_duration = Histogram(
+            "aiops_tick_duration_seconds", "Wall time of one loop tick.", buckets=TICK_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.ticks_skipped = Counter(
+            "aiops_ticks_skipped", "Ticks skipped because the previous one overran.", registry=r
+        )
+        self.tick_failures = Counter(
+            "aiops_tick_failures", "Ticks that raised (logged; the loop goes on).", registry=r
+        )
+        self.last_tick = Gauge(
+            "aiops_last_tick_timestamp_seconds", "Unix time the last tick ended.", registry=r
+        )
+        self.queue_depth = Gauge(
+            "aiops_planning_queue_depth", "Planner jobs queued or running.", registry=r
+        )
+        self.staleness = Gauge(
+            "aiops_observer_staleness_seconds",
+            "Seconds since each source last answered (+Inf: never).",
+            ["source"],
+            registry=r,
+        )
+        self.source_ok = Gauge(
+            "aiops_observer_ok", "1 while the source is fresh.", ["source"], registry=r
+        )
+        self.outbound = Counter(
+            "aiops_outbound_requests",
+            "HTTP requests to dependencies, by dependency and status (or error).",
+            ["dependency", "status"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "aiops_config_reloads", "Mounted files reloaded, by kind.", ["kind"], registry=r
+        )
+        self.reload_failures = Counter(
+            "aiops_config_reload_failures",
+            "Bad edits of mounted files (the last good version stays), by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.events = Counter(
+            "aiops_kube_events", "Kubernetes Events sent, by outcome.", ["outcome"], registry=r
+        )
+        self.incident_files = Counter(
+            "aiops_incident_files", "Incident files written, by outcome.", ["outcome"], registry=r
+        )
+
+    def set_mode(self, mode: str) -> None:
+        """One series per known mode: 1 for ``mode``, 0 for the others."""
+        for known in {*OPERATOR_MODES, mode}:
+            self.mode.labels(known).set(1.0 if known == mode else 0.0)

@@ -154,6 +154,18 @@ class KillSwitch(Protocol):
         ...
 
 
+class Fence(Protocol):
+    """Leadership, asked right before every mutating call (R5): only the leader writes.
+
+    Answers from the elector's own monotonic clock, never from a request, so a leader that
+    cannot renew stops writing before its lease can expire (``controller.kube.lease``).
+    """
+
+    def token(self) -> str | None:
+        """The fencing token of this replica's term while it may write; None otherwise."""
+        ...
+
+
 class ApprovalInbox(Protocol):
     """Answers that arrive after a request was posted, from any channel."""
 

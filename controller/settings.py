@@ -220,6 +220,41 @@ class KubeSettings(_Group):
     qps: float = Field(default=5.0, gt=0, description="Client-side request rate limit.")
 
 
+class LeaderSettings(_Group):
+    """Leader election over a ``coordination.k8s.io/v1`` Lease (``controller.kube.lease``).
+
+    Followers wait ``lease_duration`` after they last saw the Lease change before taking it;
+    the leader writes only within ``renew_deadline`` of its last successful renewal, so the
+    difference (5 s by default) is the margin for clock-rate drift and a write in flight.
+    """
+
+    lease_name: str = Field(default="aiops-controller", min_length=1, max_length=253)
+    namespace: str | None = Field(
+        default=None, description="None: POD_NAMESPACE, else the service account's namespace."
+    )
+    lease_duration: Duration = Field(
+        default=timedelta(seconds=15), description="How long followers wait on a silent lease."
+    )
+    renew_deadline: Duration = Field(
+        default=timedelta(seconds=10), description="Writes stop this long after the last renew."
+    )
+    retry_period: Duration = Field(
+        default=timedelta(seconds=2), description="Interval between acquire or renew tries."
+    )
+    identity: str | None = Field(default=None, description="None: POD_NAME, else the hostname.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderSettings:
+        # client-go's rules: the margin must be positive and leave room for retries.
+        if self.lease_duration <= self.renew_deadline:
+            raise ValueError("leader.lease_duration must be greater than leader.renew_deadline")
+        if self.renew_deadline <= self.retry_period * 1.2:
+            raise ValueError("leader.renew_deadline must exceed 1.2 x leader.retry_period")
+        if self.retry_period < timedelta(milliseconds=1):
+            raise ValueError("leader.retry_period must be at least 1ms")
+        return self
+
+
 class ModeSettings(_Group):
     """When the controller stops trusting what it sees."""
 
@@ -288,6 +323,73 @@ class ReplaySettings(_Group):
     )
 
 
+class OperatorSettings(_Group):
+    """``aiops run``: the live operator's tick, HTTP server, state, mounted files and shutdown."""
+
+    tick_interval: Duration = Field(
+        default=timedelta(seconds=15),
+        gt=timedelta(0),
+        description="Wall-clock loop interval; a late tick skips ahead, never piles up.",
+    )
+    host: str = Field(default="127.0.0.1", description="HTTP listen address (0.0.0.0 in cluster).")
+    port: int = Field(
+        default=8080, ge=0, le=65535, description="One port: probes, /metrics, OTLP, Slack."
+    )
+    state_dir: Path = Field(
+        default=Path("aiops-state"), description="State store, checkpoints and the ledger."
+    )
+    incident_dir: Path | None = Field(
+        default=None, description="Incident files for replay; default: <state_dir>/incidents."
+    )
+    incident_lookback: Duration = Field(
+        default=timedelta(minutes=30), description="Incident files start this long before onset."
+    )
+    policy: Path | None = Field(default=None, description="Mounted policy file; None: bundled.")
+    runbooks: Path | None = Field(default=None, description="Mounted runbook folder.")
+    reload: bool = Field(default=True, description="Poll policy and runbooks for changes.")
+    reload_every: Duration = Field(
+        default=timedelta(seconds=5), description="At most one poll of the mounted files per this."
+    )
+    grace_period: Duration = Field(
+        default=timedelta(seconds=25),
+        gt=timedelta(0),
+        description="Shutdown budget; below the pod's terminationGracePeriodSeconds (30).",
+    )
+    sync_timeout: Duration = Field(
+        default=timedelta(seconds=60), description="Start-up wait for the cache to sync."
+    )
+    ready_tick_age: Duration | None = Field(
+        default=None, description="/readyz fails after this long without a tick; 3 ticks."
+    )
+    namespace: str = Field(
+        default="aiops-system", description="Where the operator's own Events go (POD_NAMESPACE)."
+    )
+    tracing_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP base URL for the operator's spans (else OTEL_*)."
+    )
+
+
+class KillSwitchSettings(_Group):
+    """The cluster-wide kill switch (a ConfigMap) and the Remediation answers (R14, R3)."""
+
+    namespace: str = Field(
+        default="aiops", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63,
+        description="Namespace of the kill-switch ConfigMap (the operator's).",
+    )  # fmt: skip
+    name: str = Field(
+        default="aiops-controller-kill-switch", min_length=1, max_length=253,
+        description="ConfigMap whose data.engaged == 'true' stops every write.",
+    )  # fmt: skip
+    cache_for: Duration = Field(
+        default=timedelta(seconds=1), ge=timedelta(0), le=timedelta(seconds=10),
+        description="A read this recent answers engaged() without a new GET (below one tick).",
+    )  # fmt: skip
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=2), gt=timedelta(0),
+        description="One GET of the switch; no answer in time means engaged (fail closed).",
+    )  # fmt: skip
+
+
 class LogSettings(_Group):
     """Structured logging."""
 
@@ -306,10 +408,13 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     traces: TracesSettings = TracesSettings()
     kube: KubeSettings = KubeSettings()
+    leader: LeaderSettings = LeaderSettings()
     modes: ModeSettings = ModeSettings()
     llm: LlmSettings = LlmSettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    kill_switch: KillSwitchSettings = KillSwitchSettings()
     replay: ReplaySettings = ReplaySettings()
+    operator: OperatorSettings = OperatorSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -30,9 +30,21 @@ from controller.models.decisions import ActionResult, ActionStatus
 from controller.ports import ClusterReader, ClusterWriter, KillSwitch, LiveWorkload
 
 
+def _through_adapter(action: Action) -> bool:
+    """Whether ``action`` writes a KEDA ScaledObject or an Argo Rollout, not the Deployment.
+
+    Those objects are not in the Deployment's inventory, so only the writer, reading them
+    live, can tell whether the action is already there or its plan went stale; the
+    actuator leaves both checks to it (``receipts`` still recognises a landed step).
+    """
+    return isinstance(action, ScaleAction | AdjustHpaAction) and action.adapter is not None
+
+
 def is_satisfied(action: Action, live: LiveWorkload, key: str) -> bool:
     """Whether the live object already is what the action would make it."""
     inventory = live.inventory
+    if _through_adapter(action):
+        return False
     if isinstance(action, ScaleAction):
         return inventory.replicas.desired == action.to_replicas
     if isinstance(action, AdjustHpaAction):
@@ -53,6 +65,8 @@ def is_satisfied(action: Action, live: LiveWorkload, key: str) -> bool:
 def precondition_problem(action: Action, live: LiveWorkload) -> str | None:
     """Why the plan no longer fits the live object (it changed since planning), or None."""
     inventory = live.inventory
+    if _through_adapter(action):
+        return None
     if isinstance(action, ScaleAction) and inventory.replicas.desired != action.from_replicas:
         return (
             f"replicas changed from {action.from_replicas} to {inventory.replicas.desired} "

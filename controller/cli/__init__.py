@@ -23,10 +23,16 @@ from typing import Annotated, Any
 import typer
 
 from controller import __version__
+from controller.cli.approve import approve as approve_command
+from controller.cli.approve import reject as reject_command
 from controller.cli.capture import capture as capture_command
 from controller.cli.common import fail, guard, stderr
+from controller.cli.demo import demo as demo_command
 from controller.cli.eval import eval_command
+from controller.cli.freeze import freeze as freeze_command
+from controller.cli.freeze import unfreeze as unfreeze_command
 from controller.cli.replay import replay as replay_command
+from controller.cli.run import run as run_command
 from controller.errors import LedgerIntegrityError, RunbookError
 from controller.telemetry import configure_tracing, shutdown_tracing
 
@@ -59,7 +65,13 @@ class SchemaName(StrEnum):
 
 app.command("replay")(replay_command)
 app.command("capture")(capture_command)
+app.command("freeze")(freeze_command)
+app.command("unfreeze")(unfreeze_command)
+app.command("approve")(approve_command)
+app.command("reject")(reject_command)
+app.command("run")(run_command)
 app.command("eval")(eval_command)
+app.command("demo")(demo_command)
 
 
 @app.command()

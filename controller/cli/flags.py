@@ -1,4 +1,4 @@
-"""The flags of ``aiops replay`` and ``aiops capture`` as plain values.
+"""The flags of ``aiops replay``, ``aiops capture`` and ``aiops run`` as plain values.
 
 Both the command modules (``replay``, ``capture``: Typer signatures, nothing heavy) and the
 modules that do the work (``replay_run``, ``capture_run``, imported when a command runs) read
@@ -74,4 +74,41 @@ class CaptureFlags:
     name: str | None
     title: str
     truth: Path | None
+    config: Path | None
+
+
+class ModeFlag(StrEnum):
+    """``aiops run --mode``: the values of ``controller.operator.modes.OperatorMode``."""
+
+    SHADOW = "shadow"
+    PROPOSE = "propose"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlags:
+    """The flags of one ``aiops run``, as given."""
+
+    mode: ModeFlag
+    kubeconfig: Path | None
+    context: str | None
+    config: Path | None
+    policy: Path | None
+    runbooks: Path | None
+    prometheus: str | None
+    state_dir: Path | None
+    incident_dir: Path | None
+    host: str | None
+    port: int | None
+    tick: str | None
+    namespace: str | None
+    pod: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterFlags:
+    """How ``aiops freeze|unfreeze|approve|reject`` reach the cluster, as given."""
+
+    kubeconfig: Path | None
+    context: str | None
     config: Path | None

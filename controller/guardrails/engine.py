@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from controller.guardrails.adapter_rules import adapter_denial
 from controller.guardrails.codes import (
     APPROVAL_CODES,
     CLAMP_CODES,
@@ -215,7 +216,13 @@ def _shape(
 def _shape_scale(
     action: ScaleAction, spec: PolicySpec, inventory: WorkloadInventory
 ) -> tuple[Action, list[Reason]]:
-    """Replicas of a workload nobody else scales, clamped into the policy's bounds."""
+    """Replicas of a workload nobody else scales (or, through an adapter the policy names,
+    of its Argo Rollout: ``adapter_rules``), clamped into the policy's bounds."""
+    if action.adapter is not None:
+        denial = adapter_denial(action, spec, inventory)
+        if denial is not None:
+            return action, [denial]
+        return _clamped_scale(action, spec, action.from_replicas)
     if inventory.scaling_owner is not ScalingOwner.NONE:
         detail = (
             f"replicas of {action.target} are owned by {inventory.scaling_owner}: "
@@ -226,32 +233,35 @@ def _shape_scale(
     if action.from_replicas != live:
         detail = f"plan scales from {action.from_replicas} replicas but {live} are live: re-plan"
         return action, [_reason(ReasonCode.PLAN_STALE, detail)]
+    return _clamped_scale(action, spec, live)
+
+
+def _clamped_scale(action: ScaleAction, spec: PolicySpec, live: int) -> tuple[Action, list[Reason]]:
+    """``action`` from ``live`` replicas, its target clamped (R4); the adapter is kept."""
     clamped = clamp_count(action.to_replicas, live, spec.replicas, "replicas")
     reasons = list(clamped.reasons)
     if clamped.value == live or action.to_replicas == live:
         reasons.append(_reason(ReasonCode.NO_CHANGE, f"replicas stay at {live}"))
-    shaped = ScaleAction(target=action.target, from_replicas=live, to_replicas=clamped.value)
+    shaped = ScaleAction(
+        target=action.target, from_replicas=live, to_replicas=clamped.value, adapter=action.adapter
+    )
     return shaped, reasons
 
 
 def _shape_hpa(
     action: AdjustHpaAction, spec: PolicySpec, inventory: WorkloadInventory
 ) -> tuple[Action, list[Reason]]:
-    """HPA bounds: preconditions must match the live HPA; both bounds are step-capped."""
-    hpa = inventory.hpa
-    if hpa is None or (hpa.name, hpa.min_replicas, hpa.max_replicas) != (
-        action.hpa_name,
-        action.from_min,
-        action.from_max,
-    ):
-        live = (
-            "none" if hpa is None else f"{hpa.name} min {hpa.min_replicas} max {hpa.max_replicas}"
-        )
-        detail = (
-            f"plan expects HPA {action.hpa_name} min {action.from_min} max {action.from_max}; "
-            f"live: {live}"
-        )
-        return action, [_reason(ReasonCode.HPA_MISMATCH, detail)]
+    """HPA bounds: preconditions must match the live HPA; both bounds are step-capped.
+
+    Through an adapter (a KEDA ScaledObject, the HPA of an Argo Rollout) the policy must
+    name it (``adapter_rules``); the facts do not hold that object, so the writer checks the
+    ``from_*`` bounds against it live, and the caps apply from them."""
+    denial = adapter_denial(action, spec, inventory)
+    if denial is not None:
+        return action, [denial]
+    mismatch = _hpa_mismatch(action, inventory) if action.adapter is None else None
+    if mismatch is not None:
+        return action, [mismatch]
     to_max = clamp_count(action.to_max, action.from_max, spec.replicas, "HPA max")
     to_min = clamp_count(action.to_min, action.from_min, spec.replicas, "HPA min")
     reasons = [*to_max.reasons, *to_min.reasons]
@@ -268,8 +278,23 @@ def _shape_hpa(
         from_max=action.from_max,
         to_min=low,
         to_max=to_max.value,
+        adapter=action.adapter,
     )
     return shaped, reasons
+
+
+def _hpa_mismatch(action: AdjustHpaAction, inventory: WorkloadInventory) -> Reason | None:
+    """The plan's HPA and bounds must be the live HPA's (HPA_MISMATCH otherwise)."""
+    hpa = inventory.hpa
+    expected = (action.hpa_name, action.from_min, action.from_max)
+    if hpa is not None and (hpa.name, hpa.min_replicas, hpa.max_replicas) == expected:
+        return None
+    live = "none" if hpa is None else f"{hpa.name} min {hpa.min_replicas} max {hpa.max_replicas}"
+    detail = (
+        f"plan expects HPA {action.hpa_name} min {action.from_min} max {action.from_max}; "
+        f"live: {live}"
+    )
+    return _reason(ReasonCode.HPA_MISMATCH, detail)
 
 
 def _check_rollback(
@@ -324,8 +349,8 @@ def _mode_denial(facts: TargetFacts) -> list[Reason]:
     """FROZEN and BLIND take no mutating action at all; both lift when the mode recovers."""
     if facts.mode is Mode.FROZEN:
         detail = (
-            "frozen: the fleet-anomaly guard suspects the sensor (R7); no automated action "
-            "until the mode recovers (temporary)"
+            "frozen: the fleet-anomaly guard suspects the sensor (R7) or the kill switch is "
+            "engaged (R14); no automated action until the mode recovers (temporary)"
         )
         return [_reason(ReasonCode.MODE_FROZEN, detail)]
     if facts.mode is Mode.BLIND:

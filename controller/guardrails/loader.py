@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from controller.errors import PolicyError
 from controller.guardrails.policy import API_VERSION, KIND, Policy
+from controller.models.actions import ActionKind
 from controller.models.base import FrozenModel, canonical_json, sha256_hex
 from controller.yamlfile import YamlDocument, YamlSpec, parse_yaml, read_text, require_mapping
 
@@ -137,6 +138,13 @@ def policy_warnings(policy: Policy) -> tuple[str, ...]:
             )
         elif name in spec.namespaces.deny:
             found.append(f"spec.namespaces.allow: {name} is also denied; deny wins")
+    scaling_kinds = {ActionKind.SCALE, ActionKind.ADJUST_HPA} & set(spec.actions.allowed)
+    if spec.scaling.adapters and not scaling_kinds:
+        names = ", ".join(adapter.value for adapter in spec.scaling.adapters)
+        found.append(
+            f"spec.scaling.adapters names {names}, but neither scale nor adjust_hpa is in "
+            "spec.actions.allowed, so no adapter is ever used"
+        )
     if spec.rate_limits.per_namespace.actions > spec.rate_limits.global_.actions:
         found.append("spec.rateLimits.perNamespace allows more actions than global; global binds")
     return tuple(found)

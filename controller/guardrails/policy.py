@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from controller.guardrails.policy_scaling import ScalingRules
 from controller.models.actions import MUTATING_KINDS, ActionKind, Risk
 from controller.models.base import Duration, FrozenModel, parse_duration
 from controller.models.workloads import DNS_LABEL, DNS_SUBDOMAIN
@@ -423,6 +424,10 @@ class PolicySpec(_PolicyModel):
     namespaces: NamespaceRules
     actions: ActionRules
     replicas: ReplicaLimits
+    scaling: ScalingRules = Field(
+        default_factory=ScalingRules,
+        description="Optional: scaling adapters for KEDA/Argo Rollouts-owned workloads.",
+    )
     rollback: RollbackLimits
     cooldown: PolicyDuration = Field(description="Per target: no second action within this.")
     rate_limits: RateLimits
@@ -467,5 +472,13 @@ class Policy(_PolicyModel):
         return ALWAYS_PROTECTED | {self.spec.controller_namespace}
 
     def canonical(self) -> dict[str, object]:
-        """The document as plain JSON data with its camelCase keys (hashed and exported)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The document as plain JSON data with its camelCase keys (hashed and exported).
+
+        ``spec.scaling`` is left out while it is the default (no adapters), so a policy
+        written before the key existed hashes, and every decision naming it reads, as it
+        did (bundled replays stay byte-identical).
+        """
+        data = self.model_dump(mode="json", by_alias=True)
+        if self.spec.scaling == ScalingRules():
+            data["spec"].pop("scaling", None)
+        return data

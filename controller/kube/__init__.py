@@ -9,6 +9,10 @@
 - ``writer``/``shadow``: ``KubeWriter`` and ``ShadowWriter``, the ``ClusterWriter`` s (with
   ``calls``: the writer's requests and retry layer; ``ownership``: refusals; ``scale``,
   ``rollback``, ``restart``: what each action patches; ``writes``: bodies and records).
+- ``killswitch``: ``ClusterKillSwitch``, the ``KillSwitch`` port over a ConfigMap (fail
+  closed), and ``set_switch`` for ``aiops freeze``;
+- ``remediations``/``remediation_body``: the ``remediations.aiops.dev`` store, its
+  ``ApprovalChannel`` and ledger mirror; ``objects``: requests on those objects.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from controller.kube.errors import (
     NotFoundError,
     translated,
 )
-from controller.kube.writes import FIELD_MANAGER, PlannedWrite, Resource
+from controller.kube.writes import CUSTOM_RESOURCES, FIELD_MANAGER, PlannedWrite, Resource
 from controller.resilience import retry_call
 from controller.settings import RetrySettings
 
@@ -43,6 +43,42 @@ DEFAULT_RETRY = RetrySettings(attempts=4)
 class _Outcome:
     body: Obj | None = None
     conflict: ConflictError | None = None
+
+
+def call_json(
+    what: str,
+    send: Callable[..., Any],
+    *,
+    timeouts: Timeouts,
+    retry: RetrySettings,
+    sleep: Callable[[float], None],
+) -> Obj:
+    """One logical request: ``send`` through the one retry layer, its JSON object answer.
+
+    ``what`` names the request in errors. A 409 (``ConflictError``) is never retried here:
+    the caller re-reads and decides again. Shared by the writer's and the operator's
+    object requests (``kube.objects``), so both have the same retries and translation.
+    """
+
+    def attempt() -> _Outcome:
+        try:
+            with translated(what):
+                response = send(_preload_content=False, _request_timeout=timeouts.request())
+                try:
+                    body = json.loads(response.data)
+                finally:
+                    response.release_conn()
+        except ConflictError as exc:  # re-read and re-decide first: never retried here
+            return _Outcome(conflict=exc)
+        if not isinstance(body, dict):
+            raise KubeTemporaryError(f"{what}: the response is not a JSON object")
+        return _Outcome(body=body)
+
+    outcome = retry_call(attempt, settings=retry, name=what, sleep=sleep)
+    if outcome.conflict is not None:
+        raise outcome.conflict
+    assert outcome.body is not None  # an _Outcome holds one or the other
+    return outcome.body
 
 
 class KubeCalls:
@@ -72,27 +108,7 @@ class KubeCalls:
     # ----- the one retry layer -----
 
     def _call(self, what: str, send: Callable[..., Any]) -> Obj:
-        def attempt() -> _Outcome:
-            try:
-                with translated(what):
-                    response = send(
-                        _preload_content=False, _request_timeout=self._timeouts.request()
-                    )
-                    try:
-                        body = json.loads(response.data)
-                    finally:
-                        response.release_conn()
-            except ConflictError as exc:  # re-read and re-decide first: never retried here
-                return _Outcome(conflict=exc)
-            if not isinstance(body, dict):
-                raise KubeTemporaryError(f"{what}: the response is not a JSON object")
-            return _Outcome(body=body)
-
-        outcome = retry_call(attempt, settings=self._retry, name=what, sleep=self._sleep)
-        if outcome.conflict is not None:
-            raise outcome.conflict
-        assert outcome.body is not None  # an _Outcome holds one or the other
-        return outcome.body
+        return call_json(what, send, timeouts=self._timeouts, retry=self._retry, sleep=self._sleep)
 
     # ----- reads -----
 
@@ -148,6 +164,19 @@ class KubeCalls:
         except NotFoundError:
             return []
 
+    def get_custom(self, resource: Resource, namespace: str, name: str) -> Obj | None:
+        """GET one custom object the adapters write (None when it or its CRD is absent)."""
+        group, version, plural = CUSTOM_RESOURCES[resource]
+        try:
+            return self._call(
+                f"get {plural}.{group} {namespace}/{name}",
+                lambda **kw: self._custom.get_namespaced_custom_object(
+                    group, version, namespace, plural, name, **kw
+                ),
+            )
+        except NotFoundError:
+            return None
+
     def _list(self, what: str, send: Callable[..., Any]) -> list[Obj]:
         try:
             return self._pages(what, send)
@@ -177,7 +206,7 @@ class KubeCalls:
             Resource.DEPLOYMENT: self._apps.patch_namespaced_deployment,
             Resource.HPA: self._autoscaling.patch_namespaced_horizontal_pod_autoscaler,
         }
-        method = api[write.resource]
+        method = api.get(write.resource) or self._custom_patch(write.resource)
         stage = "dry-run patch" if dry_run else "patch"
         return self._call(
             f"{stage} {write.namespace}/{write.path}",
@@ -191,3 +220,15 @@ class KubeCalls:
                 **kw,
             ),
         )
+
+    def _custom_patch(self, resource: Resource) -> Callable[..., Any]:
+        """``patch(name, namespace, body, **kw)`` for a custom resource (same shape as the
+        built-in patch methods, so ``patch`` sends every write the same way)."""
+        group, version, plural = CUSTOM_RESOURCES[resource]
+
+        def send(name: str, namespace: str, body: Obj, **kw: Any) -> Any:
+            return self._custom.patch_namespaced_custom_object(
+                group, version, namespace, plural, name, body, **kw
+            )
+
+        return send

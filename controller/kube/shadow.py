@@ -18,7 +18,7 @@ import structlog
 from kubernetes.client import ApiClient
 
 from controller.kube.calls import DEFAULT_RETRY
-from controller.kube.writer import WritePlanner, kube_calls, live_of
+from controller.kube.writer import Adapters, WritePlanner, kube_calls, live_of
 from controller.kube.writes import WriteRecord
 from controller.models.actions import Action
 from controller.ports import LiveWorkload
@@ -42,9 +42,12 @@ class ShadowWriter:
         sleep: Callable[[float], None] = time.sleep,
         allow_gitops: bool = False,
         keep: int = 256,
+        adapters: Adapters = (),
     ) -> None:
         self.planner = WritePlanner(
-            kube_calls(api_client, settings, retry, sleep), allow_gitops=allow_gitops
+            kube_calls(api_client, settings, retry, sleep),
+            allow_gitops=allow_gitops,
+            adapters=adapters,
         )
         self.records: deque[WriteRecord] = deque(maxlen=max(1, keep))
         """The newest ``keep`` would-be writes, oldest first."""

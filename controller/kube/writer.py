@@ -10,13 +10,21 @@ plan's preconditions; it calls ``apply`` with the resourceVersion it read. ``app
    own preconditions hold (replicas, HPA bounds, the diagnosed revision): otherwise
    ``PreconditionFailed`` (a ``TemporaryError``: re-read, re-plan); no other owner would
    undo the write (``ownership.refusal``): otherwise ``WriteRefused`` (permanent);
-3. **plans** the patches (``scale``, ``rollback``, ``restart``): conditional on
-   ``metadata.resourceVersion``, carrying the idempotency key and the pre-state;
+3. **plans** the patches (``scale``, ``rollback``, ``restart``; a scale or bounds change
+   that names an ``adapter`` goes to the KEDA ScaledObject or the Argo Rollout instead, and
+   only when ``adapters`` allows it): conditional on ``metadata.resourceVersion``, carrying
+   the idempotency key and the pre-state;
 4. **dry-runs** every patch server-side (``dryRun=All``): a 422 or 409 stops it before any
    effect;
 5. **writes** for real with ``fieldManager=aiops-controller``;
 6. **records** a ``WriteRecord`` (``records``) and logs it, and returns the workload as
    the write left it.
+
+With a ``fence`` (``controller.ports.Fence``, the ``LeaseElector``), only the leader writes:
+its fencing token is asked for before the dry run and again right before every PATCH (a
+``NotLeaderError`` otherwise, and nothing is sent), it is stamped on every object written
+(``aiops.dev/fencing-token``; ``last_token`` for the caller's ledger), and an object that
+already carries a newer term's token is not written at all (this replica was deposed).
 
 Every request goes through ``KubeCalls`` (one retry layer, Retry-After honoured, bounded;
 the client's QPS limiter). A real write that met a conflict on a retry after an ambiguous
@@ -29,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -48,11 +56,25 @@ from controller.kube.errors import (
 )
 from controller.kube.fields import annotations_of, mapping, name_of
 from controller.kube.inventory import workload_inventory
+from controller.kube.lease import (
+    FENCING_TOKEN_ANNOTATION,
+    FencingToken,
+    NotLeaderError,
+    newer_term,
+)
 from controller.kube.observer import live_workload
 from controller.kube.ownership import refusal
 from controller.kube.restart import plan_pause, plan_paused, plan_restart
 from controller.kube.rollback import plan_rollback
-from controller.kube.scale import plan_hpa, plan_scale
+from controller.kube.scale import (
+    absorb_adapted,
+    adapted_object,
+    adapter_of,
+    plan_adapted,
+    plan_hpa,
+    plan_scale,
+    written_version,
+)
 from controller.kube.writes import (
     FIELD_MANAGER,
     LAST_ACTION_ANNOTATION,
@@ -69,13 +91,16 @@ from controller.models.actions import (
     RestartAction,
     RollbackAction,
     ScaleAction,
+    ScalingAdapter,
 )
 from controller.models.workloads import WorkloadRef
-from controller.ports import LiveWorkload
+from controller.ports import Fence, LiveWorkload
 from controller.settings import KubeSettings, RetrySettings
 
 log = structlog.get_logger("aiops.kube.writer")
 Obj = dict[str, Any]
+Adapters = Collection[ScalingAdapter | str] | Callable[[], Collection[ScalingAdapter | str]]
+"""Allowed scaling adapters, or where to read them (the active policy's list)."""
 
 
 def _target(action: Action) -> WorkloadRef:
@@ -91,11 +116,26 @@ def selector_of(deployment: Mapping[str, Any]) -> str:
 
 
 class WritePlanner:
-    """Reads, checks and plans one action's writes (shared by the real and shadow writers)."""
+    """Reads, checks and plans one action's writes (shared by the real and shadow writers).
 
-    def __init__(self, calls: KubeCalls, *, allow_gitops: bool = False) -> None:
+    ``adapters``: the scaling adapters (KEDA, Argo Rollouts) the policy names in
+    ``spec.scaling.adapters``, or a function returning them (read at every decision, so a
+    hot-reloaded policy applies at once); an action through any other adapter is refused
+    (R16). The guardrails check the same list: both gates must agree before anything moves.
+    """
+
+    def __init__(
+        self, calls: KubeCalls, *, allow_gitops: bool = False, adapters: Adapters = ()
+    ) -> None:
         self.calls = calls
         self.allow_gitops = allow_gitops
+        self._adapters = adapters
+
+    @property
+    def adapters(self) -> frozenset[ScalingAdapter]:
+        """The adapters allowed right now."""
+        named = self._adapters() if callable(self._adapters) else self._adapters
+        return frozenset(ScalingAdapter(name) for name in named)
 
     def read(self, action: Action) -> WorkloadView:
         """The live objects the action's write depends on."""
@@ -137,6 +177,7 @@ class WritePlanner:
             scaled_objects=view.scaled_objects,
             rollouts=view.rollouts,
             allow_gitops=self.allow_gitops,
+            adapters=self.adapters,
         )
         if reason is not None:
             log.info("kube write refused", workload=view.label, action=action.kind, reason=reason)
@@ -145,6 +186,8 @@ class WritePlanner:
 
 
 def _plan(action: Action, view: WorkloadView, key: str, now: datetime) -> Planned | None:
+    if isinstance(action, ScaleAction | AdjustHpaAction) and adapter_of(action) is not None:
+        return plan_adapted(action, view, key)  # the ScaledObject or the Rollout (R16)
     if isinstance(action, ScaleAction):
         return plan_scale(action, view, key)
     if isinstance(action, AdjustHpaAction):
@@ -198,9 +241,15 @@ class KubeWriter:
         allow_gitops: bool = False,
         field_manager: str = FIELD_MANAGER,
         keep: int = 256,
+        fence: Fence | None = None,
+        adapters: Adapters = (),
     ) -> None:
+        self.fence = fence
+        """Leadership, asked before every PATCH; None: a single replica, no election."""
+        self.last_token: str | None = None
+        """The fencing token the newest applied write carried (for the ledger)."""
         self.calls = kube_calls(api_client, settings, retry, sleep, field_manager)
-        self.planner = WritePlanner(self.calls, allow_gitops=allow_gitops)
+        self.planner = WritePlanner(self.calls, allow_gitops=allow_gitops, adapters=adapters)
         self.records: deque[WriteRecord] = deque(maxlen=max(1, keep))
         """The newest ``keep`` writes, oldest first (pre-state included, for reverts)."""
 
@@ -215,9 +264,12 @@ class KubeWriter:
             log.info("kube write not needed", workload=view.label, action=action.kind,
                      idempotency_key=idempotency_key)  # fmt: skip
             return live
+        token = self._fenced(view, planned)
+        planned = _stamped(planned, token)
         for write in planned.writes:
-            self.calls.patch(write, dry_run=True)
-        after, notes = self._write(action, planned, view, idempotency_key)
+            self._send(write, token, dry_run=True)
+        after, notes = self._write(action, planned, view, idempotency_key, token)
+        self.last_token = token
         self._record(action.kind, idempotency_key, now, planned, view, after, notes)
         return live_of(after)
 
@@ -231,45 +283,68 @@ class KubeWriter:
         after: WorkloadView,
         notes: list[str],
     ) -> None:
-        version = after.resource_version
-        if after.hpas and planned.writes[0].resource is Resource.HPA:
-            version = str(mapping(after.hpas[0].get("metadata")).get("resourceVersion") or "")
+        version = written_version(after, planned.writes[0]) or after.resource_version
         record = WriteRecord(
             key, kind, before.label, now, planned.pre_state, planned.writes, applied=True,
             resource_version_before=before.resource_version, resource_version_after=version,
             notes=tuple(notes),
         )  # fmt: skip
         self.records.append(record)
-        log.info("kube write applied", **record.as_json())
+        log.info("kube write applied", fencing_token=self.last_token, **record.as_json())
+
+    def _fenced(self, view: WorkloadView, planned: Planned) -> str | None:
+        """The token to write under (None without a fence); NotLeaderError if we may not."""
+        if self.fence is None:
+            return None
+        token = _token_of(self.fence, None)
+        term = FencingToken.parse(token)
+        for obj in _written_objects(view, planned):
+            newer = newer_term(obj, term) if term is not None else None
+            if newer is not None:
+                raise NotLeaderError(
+                    f"{view.label} was written under term {newer}, newer than ours ({token}): "
+                    "deposed, nothing written"
+                )
+        return token
+
+    def _send(self, write: PlannedWrite, token: str | None, *, dry_run: bool) -> Obj:
+        """One PATCH, the fence asked right before it (and the term unchanged since)."""
+        if self.fence is not None:
+            _token_of(self.fence, token)
+        return self.calls.patch(write, dry_run=dry_run)
 
     def _write(
-        self, action: Action, planned: Planned, view: WorkloadView, key: str
+        self, action: Action, planned: Planned, view: WorkloadView, key: str, token: str | None
     ) -> tuple[WorkloadView, list[str]]:
         """Send the planned writes for real; the objects as they left them, and notes."""
         notes: list[str] = []
         for write in planned.writes:
             if write.receipt:
-                view = self._receipt(write, view, notes)
+                view = self._receipt(write, view, notes, token)
                 continue
-            answer, earlier = self._effect(action, write, key)
+            answer, earlier = self._effect(action, write, key, token)
             if earlier:
                 notes.append("an earlier attempt had landed; its retry met the conflict")
             view = _absorb(view, answer)
         return view, notes
 
-    def _receipt(self, write: PlannedWrite, view: WorkloadView, notes: list[str]) -> WorkloadView:
+    def _receipt(
+        self, write: PlannedWrite, view: WorkloadView, notes: list[str], token: str | None
+    ) -> WorkloadView:
         try:
-            answer = self.calls.patch(write.at_version(view.resource_version), dry_run=False)
+            answer = self._send(write.at_version(view.resource_version), token, dry_run=False)
         except AiopsError as exc:  # the effect landed; only its receipt is missing
             notes.append(f"receipt not written: {exc}")
             log.info("kube write receipt failed", workload=view.label, error=str(exc))
             return view
         return _absorb(view, answer)
 
-    def _effect(self, action: Action, write: PlannedWrite, key: str) -> tuple[Obj, bool]:
+    def _effect(
+        self, action: Action, write: PlannedWrite, key: str, token: str | None
+    ) -> tuple[Obj, bool]:
         """The real write's answer, and whether an earlier, ambiguous attempt had landed."""
         try:
-            return self.calls.patch(write, dry_run=False), False
+            return self._send(write, token, dry_run=False), False
         except ConflictError:
             landed = self._landed(action, key)
             if landed is None:
@@ -290,6 +365,8 @@ class KubeWriter:
 
     def _written_object(self, action: Action) -> Obj | None:
         ref = _target(action)
+        if isinstance(action, ScaleAction | AdjustHpaAction) and adapter_of(action) is not None:
+            return adapted_object(self.calls, action)
         if isinstance(action, AdjustHpaAction):
             return self.calls.get_hpa(ref.namespace, action.hpa_name)
         return self.calls.get_deployment(ref.namespace, ref.name)
@@ -313,11 +390,57 @@ class KubeWriter:
         planned = plan_paused(view, idempotency_key, paused=False, kind="resume_rollout")
         if planned is None:
             return live_of(view)
+        token = self._fenced(view, planned)
+        planned = _stamped(planned, token)
         for write in planned.writes:
-            self.calls.patch(write, dry_run=True)
-        after = _absorb(view, self.calls.patch(planned.writes[0], dry_run=False))
+            self._send(write, token, dry_run=True)
+        after = _absorb(view, self._send(planned.writes[0], token, dry_run=False))
+        self.last_token = token
         self._record("resume_rollout", idempotency_key, now, planned, view, after, [])
         return live_of(after)
+
+
+def _token_of(fence: Fence, expected: str | None) -> str:
+    """The fence's token now; NotLeaderError when there is none or the term changed."""
+    token = fence.token()
+    if token is None:
+        raise NotLeaderError("not the leader, or its lease may be expiring: nothing written")
+    if expected is not None and token != expected:
+        raise NotLeaderError(f"leadership moved from term {expected} to {token} mid-action")
+    return token
+
+
+def _written_objects(view: WorkloadView, planned: Planned) -> list[Mapping[str, Any]]:
+    """The live objects ``planned`` changes: the Deployment (its Scale too), or the HPA,
+    ScaledObject or Rollout a write names."""
+    others = {
+        Resource.HPA: view.hpas,
+        Resource.SCALEDOBJECT: view.scaled_objects,
+        Resource.ROLLOUT: view.rollouts,
+    }
+    found: list[Mapping[str, Any]] = []
+    for write in planned.writes:
+        if write.resource in others:
+            found.extend(o for o in others[write.resource] if name_of(o) == write.name)
+        else:
+            found.append(view.deployment)
+    return found
+
+
+def _stamped(planned: Planned, token: str | None) -> Planned:
+    """``planned`` with the fencing token among the annotations of every object it writes
+    (a Scale carries none: its receipt on the Deployment does)."""
+    if token is None:
+        return planned
+    writes = []
+    for write in planned.writes:
+        if write.resource is not Resource.SCALE:
+            meta = dict(write.body.get("metadata") or {})
+            meta["annotations"] = {**(meta.get("annotations") or {}),
+                                   FENCING_TOKEN_ANNOTATION: token}  # fmt: skip
+            write = replace(write, body={**write.body, "metadata": meta})
+        writes.append(write)
+    return replace(planned, writes=tuple(writes))
 
 
 def _absorb(view: WorkloadView, answer: Obj) -> WorkloadView:
@@ -333,4 +456,4 @@ def _absorb(view: WorkloadView, answer: Obj) -> WorkloadView:
         version = mapping(answer.get("metadata")).get("resourceVersion") or view.resource_version
         metadata = {**mapping(view.deployment.get("metadata")), "resourceVersion": version}
         return replace(view, deployment={**view.deployment, "spec": spec, "metadata": metadata})
-    return view
+    return absorb_adapted(view, answer)  # a ScaledObject or a Rollout

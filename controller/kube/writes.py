@@ -42,6 +42,17 @@ class Resource(StrEnum):
     DEPLOYMENT = "deployments"
     SCALE = "deployments/scale"
     HPA = "horizontalpodautoscalers"
+    SCALEDOBJECT = "scaledobjects"
+    """A KEDA ScaledObject (``keda.sh/v1alpha1``): custom resource, JSON merge patch only."""
+    ROLLOUT = "rollouts"
+    """An Argo Rollout (``argoproj.io/v1alpha1``): custom resource, JSON merge patch only."""
+
+
+CUSTOM_RESOURCES: dict[Resource, tuple[str, str, str]] = {
+    Resource.SCALEDOBJECT: ("keda.sh", "v1alpha1", "scaledobjects"),
+    Resource.ROLLOUT: ("argoproj.io", "v1alpha1", "rollouts"),
+}
+"""``(group, version, plural)`` of the custom resources the scaling adapters write."""
 
 
 @dataclass(frozen=True)

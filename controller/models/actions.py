@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from controller.models.base import Duration, FrozenModel, UtcDatetime, canonical_json, sha256_hex
 from controller.models.signals import Signal
@@ -49,6 +50,37 @@ class Risk(StrEnum):
         return {"low": 0, "medium": 1, "high": 2}[self.value]
 
 
+class ScalingAdapter(StrEnum):
+    """Another controller's object through which a scale or a bounds change is written.
+
+    When KEDA or Argo Rollouts owns a Deployment's replicas, writing the Deployment would
+    fight that controller (R16); changing *its* object does not. The policy names the
+    adapters it allows (``spec.scaling.adapters``), and an action names the one it goes
+    through (``adapter``), so both the guardrails and the writer can refuse the rest.
+    """
+
+    KEDA = "keda"
+    ARGO_ROLLOUTS = "argo-rollouts"
+
+
+def _adapter_field() -> Any:
+    """``adapter``: None (the default) is the native path, and is left out of the JSON.
+
+    Left out when None, so every existing action, plan hash and ledger line stays byte-
+    identical; skipped in JSON Schemas, so the LLM's ``submit_plan`` tool and the published
+    schemas do not change either (the runbook planner and humans name adapters, not the
+    model).
+    """
+    return Field(default=None, exclude_if=lambda value: value is None)
+
+
+# The docstrings of the action models are their JSON Schema descriptions, which the LLM
+# reads in its submit_plan tool: keep them to what the model needs. About ``adapter``:
+# None writes ``spec.replicas`` of the Deployment (its scale subresource); ``argo-rollouts``
+# writes ``spec.replicas`` of the Argo ``Rollout`` whose ``workloadRef`` names the
+# Deployment (in workloadRef mode the Rollout runs the pods and Argo scales the Deployment
+# itself down), and ``from_replicas`` is the Rollout's count. KEDA has no replica count to
+# set (it scales between bounds): that is ``adjust_hpa`` with ``adapter: keda``.
 class ScaleAction(FrozenModel):
     """Set ``spec.replicas`` of a workload that no autoscaler owns."""
 
@@ -56,6 +88,16 @@ class ScaleAction(FrozenModel):
     target: WorkloadRef
     from_replicas: int = Field(ge=0)
     to_replicas: int = Field(ge=0)
+    adapter: SkipJsonSchema[ScalingAdapter | None] = _adapter_field()
+
+    @model_validator(mode="after")
+    def _adapter_scales(self) -> ScaleAction:
+        if self.adapter is ScalingAdapter.KEDA:
+            raise ValueError(
+                "KEDA scales between bounds: change minReplicaCount/maxReplicaCount with "
+                "adjust_hpa and adapter keda, not a scale"
+            )
+        return self
 
 
 class RollbackAction(FrozenModel):
@@ -89,6 +131,12 @@ class PauseRolloutAction(FrozenModel):
     revision: int | None = Field(default=None, ge=1)
 
 
+# One kind for every autoscaler, so a policy allows "changing bounds" once; ``adapter``
+# says whose bounds: None, the HPA ``hpa_name`` that targets the Deployment
+# (``minReplicas``/``maxReplicas``); ``keda``, the KEDA ``ScaledObject`` ``hpa_name`` that
+# targets the Deployment (``minReplicaCount``/``maxReplicaCount``; KEDA rewrites its own HPA
+# from them); ``argo-rollouts``, the HPA ``hpa_name`` that targets the Argo ``Rollout``
+# managing the Deployment (workloadRef mode). (A comment, not the docstring: see above.)
 class AdjustHpaAction(FrozenModel):
     """Change an HPA's bounds: how to scale a workload whose replicas the HPA owns."""
 
@@ -99,6 +147,7 @@ class AdjustHpaAction(FrozenModel):
     from_max: int = Field(ge=1)
     to_min: int = Field(ge=1)
     to_max: int = Field(ge=1)
+    adapter: SkipJsonSchema[ScalingAdapter | None] = _adapter_field()
 
     @model_validator(mode="after")
     def _ordered(self) -> AdjustHpaAction:
@@ -203,13 +252,15 @@ class Plan(FrozenModel):
 def describe(action: Action) -> str:
     """One human sentence for an action, used in timelines, ledgers and reports."""
     if isinstance(action, ScaleAction):
-        return f"scale {action.target} {action.from_replicas} -> {action.to_replicas} replicas"
+        via = " (its Argo Rollout)" if action.adapter is ScalingAdapter.ARGO_ROLLOUTS else ""
+        return f"scale {action.target}{via} {action.from_replicas} -> {action.to_replicas} replicas"
     if isinstance(action, RollbackAction):
         image = f" ({action.to_image})" if action.to_image else ""
         return f"rollback {action.target} rev {action.from_revision} -> {action.to_revision}{image}"
     if isinstance(action, AdjustHpaAction):
+        what = "KEDA ScaledObject" if action.adapter is ScalingAdapter.KEDA else "HPA"
         return (
-            f"adjust HPA {action.hpa_name} of {action.target}: min {action.from_min} -> "
+            f"adjust {what} {action.hpa_name} of {action.target}: min {action.from_min} -> "
             f"{action.to_min}, max {action.from_max} -> {action.to_max}"
         )
     if isinstance(action, RestartAction):
@@ -229,9 +280,11 @@ def idempotency_key(incident_id: str, plan_hash: str, step: int = 0) -> str:
 def inverse(action: Action) -> Action | None:
     """The action that restores the state before ``action``, when one is safe to automate.
 
-    Scaling and HPA bounds revert exactly. A rollback is not reverted automatically (that
-    would re-deploy the suspect revision), and a restart or pause cannot be undone by us:
-    those escalate to a human instead.
+    Scaling and HPA bounds revert exactly, through the same adapter (``model_copy`` keeps
+    ``adapter``: a KEDA bounds change reverts on the ScaledObject, an Argo scale on the
+    Rollout). A rollback is not reverted automatically (that would re-deploy the suspect
+    revision), and a restart or pause cannot be undone by us: those escalate to a human
+    instead.
     """
     if isinstance(action, ScaleAction):
         return action.model_copy(

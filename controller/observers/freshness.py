@@ -3,7 +3,8 @@
 ``decide_mode`` is pure: the previous mode, the health of every observation source, the
 fleet-anomaly verdict and ``now`` in; the next mode out. The modes, most severe first:
 
-- FROZEN: the fleet-anomaly guard fired (R7, CH-09): suspect the sensor, act on nothing.
+- FROZEN: the fleet-anomaly guard fired (R7, CH-09): suspect the sensor, act on nothing;
+  also while the kill switch is engaged (R14: ``guardrails.freeze.FreezeGate.compose``).
 - BLIND: metrics or Kubernetes are not ok, or no metrics source exists at all (R6, CH-07):
   nothing to see with, so no risky action.
 - DEGRADED: traces are stale or were never received, or a source of unknown kind is not ok
@@ -154,7 +155,9 @@ def target_mode(checks: Sequence[SourceCheck], fleet: FleetSignal) -> tuple[Mode
         blind.insert(0, "no metrics source: nothing to see with")
     degraded = [c.problem for c in checks if not c.ok and c.role in (Role.TRACES, Role.OTHER)]
     if fleet.frozen:
-        fleet_reasons = [f"fleet anomaly: {reason}" for reason in fleet.reasons]
+        fleet_reasons = [  # an engaged kill switch arrives folded in (guardrails.freeze)
+            r if r.startswith("kill switch") else f"fleet anomaly: {r}" for r in fleet.reasons
+        ]
         return Mode.FROZEN, tuple(fleet_reasons or ["fleet anomaly"]) + tuple(blind + degraded)
     if blind:
         return Mode.BLIND, tuple(blind + degraded)

@@ -50,7 +50,9 @@ def test_version_loads_no_command_stack() -> None:
     assert _loaded(_imported("-m", "controller", "version"), NOT_FOR_VERSION) == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["replay", "--help"], ["capture", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["replay", "--help"], ["capture", "--help"], ["run", "--help"]]
+)
 def test_help_loads_no_heavy_stack(args: list[str]) -> None:
     assert _loaded(_imported("-m", "controller", *args), HEAVY) == []
 

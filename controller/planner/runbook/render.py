@@ -18,6 +18,7 @@ from controller.models.actions import (
     RestartAction,
     RollbackAction,
     ScaleAction,
+    ScalingAdapter,
 )
 from controller.models.events import ClusterEvent
 from controller.models.incident import Incident
@@ -36,6 +37,10 @@ from controller.planner.runbook.catalog import (
     RollbackTemplate,
     ScaleTemplate,
 )
+
+KEDA_HPA_PREFIX = "keda-hpa-"
+"""KEDA names the HPA it generates ``keda-hpa-<ScaledObject name>`` (its documented default
+of ``advanced.horizontalPodAutoscalerConfig.name``)."""
 
 _ROUNDING_DIGITS = 9
 """Round before ceil/floor so that 10 x 1.1 is 11, not 12 (binary floating point)."""
@@ -187,12 +192,16 @@ def _history(inventory: WorkloadInventory) -> str:
 
 
 def _render_scale(template: ScaleTemplate, inventory: WorkloadInventory) -> Rendered | Handoff:
-    """Scale replicas directly, or through the HPA's bounds when an HPA owns them (R16)."""
+    """Scale replicas directly, or through the HPA's bounds when an HPA owns them (R16), or
+    through the KEDA ScaledObject's bounds when KEDA owns them (``_keda``)."""
     owner = inventory.scaling_owner
     if owner is ScalingOwner.HPA and inventory.hpa is not None and template.hpa_aware:
         if template.direction == "out":
             return _hpa_out(inventory.ref, inventory.hpa, inventory.replicas.desired, template)
         return _hpa_in(inventory.ref, inventory.hpa, inventory.replicas.desired, template)
+    keda = _keda(template, inventory)
+    if keda is not None:
+        return keda
     if owner is not ScalingOwner.NONE:
         return Handoff(
             f"the replica count of {inventory.ref} is owned by {owner.value}"
@@ -202,6 +211,42 @@ def _render_scale(template: ScaleTemplate, inventory: WorkloadInventory) -> Rend
     if template.direction == "out":
         return _scale_out(inventory.ref, inventory.replicas.desired, template.factor)
     return _scale_in(inventory.ref, inventory.replicas.desired, template.factor)
+
+
+def _keda(template: ScaleTemplate, inventory: WorkloadInventory) -> Rendered | Handoff | None:
+    """The HPA-style bounds change, written to KEDA's ScaledObject (adapter ``keda``).
+
+    KEDA scales through an HPA it generates and rewrites from the ScaledObject, so the
+    inventory shows that HPA (``keda-hpa-<name>``, bounds mirroring minReplicaCount and
+    maxReplicaCount). The same arithmetic as for an HPA applies; the action names the
+    ScaledObject and the ``keda`` adapter, which the policy must allow
+    (``spec.scaling.adapters``) and the writer checks against the live ScaledObject. None:
+    not a KEDA workload with a recognisable HPA (the caller hands off as before).
+    """
+    hpa = inventory.hpa
+    if inventory.scaling_owner is not ScalingOwner.KEDA or hpa is None or not template.hpa_aware:
+        return None
+    scaler = hpa.name.removeprefix(KEDA_HPA_PREFIX)
+    if scaler == hpa.name or not scaler:
+        return None
+    desired = inventory.replicas.desired
+    rendered = (
+        _hpa_out(inventory.ref, hpa, desired, template)
+        if template.direction == "out"
+        else _hpa_in(inventory.ref, hpa, desired, template)
+    )
+    if not isinstance(rendered, Rendered):
+        return rendered
+    action = rendered.action
+    assert isinstance(action, AdjustHpaAction)  # _hpa_out/_hpa_in render bounds only
+    adapted = action.model_copy(update={"hpa_name": scaler, "adapter": ScalingAdapter.KEDA})
+    summary = (
+        f"KEDA ScaledObject {scaler} owns the replicas of {inventory.ref} ({desired} now): "
+        f"change its minReplicaCount/maxReplicaCount from {action.from_min}/{action.from_max} "
+        f"to {action.to_min}/{action.to_max} (factor {template.factor:g}; adapter keda), "
+        "instead of scaling directly or editing KEDA's HPA."
+    )
+    return Rendered(adapted, summary)
 
 
 def _ceil(value: float) -> int:

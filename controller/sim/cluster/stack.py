@@ -62,6 +62,7 @@ class SimulatedStack:
         prometheus_binary: str | None = None,
         scrape_interval: timedelta = timedelta(milliseconds=200),
         otlp_endpoint: str | None = None,
+        trace_sample_ratio: float = 0.05,
         clock: Callable[[], datetime] = utc_now,
         max_lifetime: float = 600.0,
     ) -> None:
@@ -76,6 +77,7 @@ class SimulatedStack:
             clock=clock,
             start=aligned_start(clock(), scenario.warmup_step),
             otlp_endpoint=otlp_endpoint,
+            trace_sample_ratio=trace_sample_ratio,
             max_lifetime=max_lifetime,
         )
         self.prometheus = PrometheusProcess(

@@ -13,6 +13,8 @@ Modules (each one concern):
 - ``handlers``: GET/list/PATCH/PUT semantics (preconditions, dry run, ``/scale``);
 - ``patches``: JSON merge patch, strategic merge patch, JSON patch;
 - ``validation``: what is rejected with 422 Invalid;
+- ``crds``/``schema``: custom resources served from a CRD manifest, their structural schema
+  enforced (pruning, defaults, 422 causes, the CEL rules used), ``kubectl get`` columns;
 - ``managed``: ``managedFields`` per field manager;
 - ``selectors``: label and field selectors;
 - ``watch``: watch streams, bookmarks, 410;
@@ -25,6 +27,7 @@ Modules (each one concern):
 
 from __future__ import annotations
 
+from controller.sim.kube_api.crds import remediation_crd
 from controller.sim.kube_api.faults import MAX_DELAY, Fault, Faults
 from controller.sim.kube_api.recording import RecordedRequest, RequestLog
 from controller.sim.kube_api.resources import CORE_PLURALS, RESOURCES, ResourceType
@@ -40,5 +43,6 @@ __all__ = [
     "RecordedRequest",
     "RequestLog",
     "ResourceType",
+    "remediation_crd",
     "wait_for",
 ]

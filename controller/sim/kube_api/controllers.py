@@ -11,7 +11,8 @@ leave on a cluster:
   revision (the old number moves to ``deployment.kubernetes.io/revision-history``), which
   is what ``kubectl rollout undo`` leads to; without one a new ReplicaSet is created;
 - the Deployment's ``deployment.kubernetes.io/revision`` follows, its status reports the
-  rollout complete, and the newest ReplicaSet owns every replica;
+  rollout complete (counts, and the ``Progressing`` condition ``NewReplicaSetAvailable``
+  stamped when the revision moves), and the newest ReplicaSet owns every replica;
 - a paused Deployment only has its replica counts synced: no new revision is rolled out.
 """
 
@@ -31,6 +32,7 @@ REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 HASH_LABEL = "pod-template-hash"
 MANAGER = "kube-controller-manager"
+COMPLETE_REASON = "NewReplicaSetAvailable"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API machinery's SafeEncodeString alphabet
 
 
@@ -167,7 +169,9 @@ def _scale_sets(store: Store, owned: list[tuple[Key, Obj]], newest: Key, replica
 def _mark_rolled_out(store: Store, key: Key, deployment: Obj, revision: int) -> None:
     new = copy.deepcopy(deployment)
     replicas = int((new.get("spec") or {}).get("replicas", 1))
-    new.setdefault("metadata", {}).setdefault("annotations", {})[REVISION] = str(revision)
+    notes = new.setdefault("metadata", {}).setdefault("annotations", {})
+    previous = notes.get(REVISION)
+    notes[REVISION] = str(revision)
     status = new.setdefault("status", {})
     status.update(
         {
@@ -178,4 +182,25 @@ def _mark_rolled_out(store: Store, key: Key, deployment: Obj, revision: int) -> 
             "availableReplicas": replicas,
         }
     )
+    _progressed(store, status, changed=previous != str(revision))
     _update(store, key, deployment, new)
+
+
+def _progressed(store: Store, status: Obj, *, changed: bool) -> None:
+    """The ``Progressing`` condition a complete rollout leaves (``NewReplicaSetAvailable``):
+    the operator's observer turns it into the ``rollout_complete`` event, without which every
+    deploy would look in flight forever (R16). Stamped when the revision moves, else kept."""
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    old = next((c for c in conditions if c.get("type") == "Progressing"), None)
+    if old is not None and old.get("reason") == COMPLETE_REASON and not changed:
+        return
+    stamp = rfc3339(store.clock())
+    condition = {
+        "type": "Progressing",
+        "status": "True",
+        "reason": COMPLETE_REASON,
+        "message": "ReplicaSet has successfully progressed.",
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+    }
+    status["conditions"] = [*(c for c in conditions if c.get("type") != "Progressing"), condition]

@@ -22,17 +22,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from controller.sim.kube_api.crds import DEFINITIONS, admitted
 from controller.sim.kube_api.managed import default_manager, record_update
 from controller.sim.kube_api.patches import MERGE_PATCH, apply_patch, media_type
 from controller.sim.kube_api.resources import RESOURCES, Route
 from controller.sim.kube_api.selectors import field_matcher, label_matcher
-from controller.sim.kube_api.status import bad_request, conflict, not_found
+from controller.sim.kube_api.status import (
+    already_exists,
+    bad_request,
+    conflict,
+    invalid,
+    not_found,
+    required,
+)
 from controller.sim.kube_api.store import Store, rfc3339
 from controller.sim.kube_api.validation import check_identity, validate, validate_scale
 
 Obj = dict[str, Any]
 _SERVER_META = ("uid", "creationTimestamp", "generation", "managedFields", "resourceVersion")
 _SCALE_RESOURCE = RESOURCES["deployments"]  # strategic merge is accepted on a Scale
+CREATABLE = frozenset({"leases", "configmaps", "events"})
+"""Types a client may create (POST): the Lease of leader election, the kill switch's
+ConfigMap (``aiops freeze``) and the operator's Events, plus every custom resource installed
+from a CRD (``creatable``). Any other POST is 405, as the controller's RBAC grants no other
+create."""
+
+
+def creatable(plural: str) -> bool:
+    """Whether a POST to ``plural``'s collection is served."""
+    return plural in CREATABLE or plural in DEFINITIONS
 
 
 @dataclass(frozen=True)
@@ -199,7 +217,7 @@ def _status_written(request: WriteRequest, current: Obj) -> Obj:
     _precondition(request, proposed, current)
     new = copy.deepcopy(current)
     new["status"] = copy.deepcopy(proposed.get("status") or {})
-    return new
+    return admitted(request.route.resource, new, current)  # a CRD's schema covers status too
 
 
 def _main_written(request: WriteRequest, current: Obj) -> Obj:
@@ -208,7 +226,7 @@ def _main_written(request: WriteRequest, current: Obj) -> Obj:
     _precondition(request, proposed, current)
     new = _with_server_fields(request.route, proposed, current)
     validate(request.route.resource, new, current)
-    return new
+    return admitted(request.route.resource, new, current)
 
 
 _BUILDERS: dict[str, Callable[[WriteRequest, Obj], Obj]] = {
@@ -242,3 +260,35 @@ def write(store: Store, request: WriteRequest, after: Callable[[Obj], None] | No
     if after is not None and new != current and not request.dry_run:
         after(result)
     return scale_of(result) if route.subresource == "scale" else result
+
+
+def create(store: Store, request: WriteRequest) -> Obj:
+    """Run one POST to a collection: the created (for a dry run, the would-be) object.
+
+    As the API server does: the body names the object (422 without ``metadata.name``), its
+    namespace is the URL's, server-set metadata is replaced (uid, creationTimestamp,
+    resourceVersion, ``generation: 1``), it is validated, and an existing name is 409
+    AlreadyExists.
+    """
+    check_dry_run(request.params)
+    resource = request.route.resource
+    proposed = _decoded(request)
+    meta = proposed.get("metadata") if isinstance(proposed, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        raise invalid(resource.kind, resource.group, "", [required("metadata.name")])
+    route = Route(resource, request.route.namespace, name)
+    check_identity(route, proposed)
+    new = _with_server_fields(route, proposed, {"metadata": {}})
+    new["metadata"]["generation"] = 1
+    validate(resource, new, None)
+    new = admitted(resource, new, None)
+    with store.cond:
+        if route.key in store.objects:
+            raise already_exists(resource, name)
+        record_update({}, new, manager=request.manager, api_version=resource.api_version,
+                      subresource=None, time=rfc3339(store.clock()))  # fmt: skip
+        if request.dry_run:
+            new["metadata"]["creationTimestamp"] = rfc3339(store.clock())
+            return new
+        return store.create(route.key, new)

@@ -56,6 +56,7 @@ RESOURCES: dict[str, ResourceType] = {
         ResourceType("", "v1", "pods", "Pod"),
         ResourceType("", "v1", "events", "Event"),
         ResourceType("", "v1", "namespaces", "Namespace", namespaced=False),
+        ResourceType("", "v1", "configmaps", "ConfigMap"),
         ResourceType(
             "autoscaling",
             "v2",
@@ -65,9 +66,10 @@ RESOURCES: dict[str, ResourceType] = {
         ),
         ResourceType("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", strategic=False),
         ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout", strategic=False),
+        ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     )
 }
-"""Every resource the fake knows, by plural."""
+"""Every resource the fake knows, by plural (``crds.register`` adds custom resources)."""
 
 CORE_PLURALS = frozenset(
     {"deployments", "replicasets", "pods", "events", "namespaces", "horizontalpodautoscalers"}

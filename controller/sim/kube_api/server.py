@@ -3,8 +3,10 @@
 It binds to 127.0.0.1 only, on a free port, and stops itself after ``max_lifetime`` seconds
 at the latest (every watch, every held list and every slowed response ends with it).
 Verbs: GET (objects, lists, watches, subresources), PATCH and PUT (objects, ``/scale``,
-``/status``). Anything else is answered 405: the fake creates and deletes nothing over HTTP,
-which is also what the controller's RBAC allows. Tests seed and change state directly with
+``/status``), POST of a Lease, a ConfigMap or a custom resource installed from a CRD
+(``install_crd``; ``handlers.creatable``). Anything else is answered 405: the
+fake creates nothing else and deletes nothing over HTTP, which is also what the
+controller's RBAC allows. Tests seed and change state directly with
 ``put``/``delete`` (each a watch event, as a write by another client would be).
 """
 
@@ -21,8 +23,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from controller.sim.kube_api.controllers import sync_deployment
+from controller.sim.kube_api.crds import DEFINITIONS, register, table, wants_table
 from controller.sim.kube_api.faults import Fault, Faults
-from controller.sim.kube_api.handlers import WriteRequest, list_objects, read_object, write
+from controller.sim.kube_api.handlers import (
+    WriteRequest,
+    creatable,
+    create,
+    list_objects,
+    read_object,
+    write,
+)
 from controller.sim.kube_api.recording import RecordedRequest, RequestLog, decode_body
 from controller.sim.kube_api.resources import CORE_PLURALS, Key, Route, parse_route
 from controller.sim.kube_api.status import (
@@ -125,6 +135,13 @@ class FakeKubeApi:
         self.stop()
 
     # ----- state (each change is a watch event) -----
+
+    def install_crd(self, manifest: Obj) -> str:
+        """Serve the custom resource a CRD manifest defines, its schema enforced (``crds``);
+        returns its plural. ``InputError`` when the CRD is not one the fake can enforce."""
+        plural = register(manifest).resource.plural
+        self.served.add(plural)
+        return plural
 
     def put(self, plural: str, obj: Obj, *, notify: bool = True) -> Obj:
         """Create or replace an object as given; returns it with its new resourceVersion.
@@ -315,6 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._get(route, params)
         if method in ("PATCH", "PUT") and route.name is not None:
             return self._write(method, route, params, raw)
+        if method == "POST" and route.name is None and creatable(route.resource.plural):
+            return self._create(route, params, raw)
         raise method_not_allowed(method, path)
 
     def _get(self, route: Route, params: dict[str, str]) -> int:
@@ -322,7 +341,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._watch(route, params)
         if route.name is not None:
             return self._json(200, read_object(self.api.store, route))
-        return self._json(200, self.api._list(route, params))
+        listed = self.api._list(route, params)
+        if wants_table(self.headers.get("Accept")) and route.resource.plural in DEFINITIONS:
+            return self._json(200, table(route.resource, listed))  # kubectl get's columns
+        return self._json(200, listed)
 
     def _write(self, method: str, route: Route, params: dict[str, str], raw: bytes) -> int:
         request = WriteRequest(
@@ -330,6 +352,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.headers.get("User-Agent", ""),
         )  # fmt: skip
         return self._json(200, write(self.api.store, request, self.api._after_write(route)))
+
+    def _create(self, route: Route, params: dict[str, str], raw: bytes) -> int:
+        request = WriteRequest(
+            "POST", route, params, raw, self.headers.get("Content-Type", ""),
+            self.headers.get("User-Agent", ""),
+        )  # fmt: skip
+        return self._json(201, create(self.api.store, request))
 
     def _legacy_fault(self) -> bool:
         if self.api.mode == "unavailable":

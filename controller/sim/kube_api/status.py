@@ -129,6 +129,16 @@ def conflict(resource: ResourceType, name: str) -> ApiError:
     )
 
 
+def already_exists(resource: ResourceType, name: str) -> ApiError:
+    """409 AlreadyExists: a create (POST) named an object that exists."""
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{resource.group_resource} "{name}" already exists',
+        details=_details(resource, name),
+    )
+
+
 def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiError:
     """422 Invalid, one cause per field: ``Deployment.apps "x" is invalid: spec.replicas: ...``.
 

@@ -7,12 +7,15 @@ Only the rules a remediation can trip are modelled, with the API server's wordin
   image; the selector is immutable (apps/v1).
 - HorizontalPodAutoscaler (autoscaling/v2): ``minReplicas`` >= 1 when set, ``maxReplicas``
   >= 1 and >= ``minReplicas``, a ``scaleTargetRef`` with kind and name.
+- Lease (coordination/v1): ``leaseDurationSeconds`` > 0, ``leaseTransitions`` >= 0, and
+  MicroTimes that parse.
 - Scale (autoscaling/v1): ``spec.replicas`` an integer >= 0.
 - Every object: string labels and annotations, the name and namespace of the URL.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -110,10 +113,32 @@ def _hpa(obj: Obj, current: Obj | None) -> list[Cause]:
     return causes
 
 
+def _lease(obj: Obj, current: Obj | None) -> list[Cause]:
+    """coordination/v1 ``ValidateLeaseSpec``: a positive duration, transitions >= 0, and
+    MicroTimes (``acquireTime``/``renewTime``) that parse (400 otherwise, a decode error)."""
+    spec, causes = _spec(obj), list[Cause]()
+    duration = _int_field(spec.get("leaseDurationSeconds"), "spec.leaseDurationSeconds")
+    if duration is not None and duration <= 0:
+        why = "must be greater than 0"
+        causes.append(invalid_value("spec.leaseDurationSeconds", duration, why))
+    transitions = _int_field(spec.get("leaseTransitions"), "spec.leaseTransitions")
+    _at_least(transitions, 0, "spec.leaseTransitions", causes)
+    for field in ("acquireTime", "renewTime"):
+        value = spec.get(field)
+        if value is not None and not (isinstance(value, str) and MICRO_TIME.fullmatch(value)):
+            raise bad_request(f"json: cannot unmarshal spec.{field}: {value!r} is not RFC 3339")
+    return causes
+
+
+MICRO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
+"""``metav1.MicroTime`` on the wire: RFC 3339 with optional fractional seconds."""
+
+
 _RULES: dict[str, Callable[[Obj, Obj | None], list[Cause]]] = {
     "deployments": _workload,
     "replicasets": _workload,
     "horizontalpodautoscalers": _hpa,
+    "leases": _lease,
 }
 
 

@@ -15,6 +15,7 @@ from controller.kube.client import RateLimitedApiClient, build_api_client
 from controller.kube.reflector import Backoff
 from controller.settings import KubeSettings
 from controller.sim.kube_api import FakeKubeApi
+from tests.adapters.kube.remediation_rig import crd_api, rig  # noqa: F401  (fixtures)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from controller.sim.kube_api import CORE_PLURALS, FakeKubeApi, Fault
+from controller.errors import InputError
+from controller.sim.kube_api import CORE_PLURALS, FakeKubeApi, Fault, remediation_crd
 from tests.adapters.kube import manifests
 
 APPS = "/apis/apps/v1/namespaces/shop/deployments"
@@ -349,6 +350,154 @@ def test_a_lost_response_still_stores_the_write(api: FakeKubeApi, http: httpx.Cl
     assert api.get("deployments", "shop", "checkout")["spec"]["replicas"] == 9  # type: ignore[index]
 
 
+# ----- Leases (coordination.k8s.io/v1) ------------------------------------------------------
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/aiops/leases"
+
+
+def test_leases_are_created_once_and_updated_only_at_the_read_version():
+    """API concepts "Resource versions" and the Lease reference: POST creates (201) and a
+    second create of the name is 409 AlreadyExists; a PUT carrying an outdated
+    resourceVersion is 409 Conflict (what leader election's optimistic concurrency rests
+    on); the spec is validated (duration > 0, transitions >= 0, MicroTimes)."""
+    with FakeKubeApi(served={"leases"}) as fake, httpx.Client(base_url=fake.url) as http:
+        spec = {"holderIdentity": "pod-a", "leaseDurationSeconds": 15, "leaseTransitions": 0,
+                "renewTime": "2026-03-10T12:00:00.000001Z"}  # fmt: skip
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "aiops-controller"}, "spec": spec}  # fmt: skip
+        created = http.post(LEASES, json=lease)
+        assert created.status_code == 201, created.text
+        stored = created.json()
+        assert stored["metadata"]["namespace"] == "aiops" and stored["spec"] == spec
+        assert stored["metadata"]["uid"] and stored["metadata"]["creationTimestamp"]
+        again = assert_status(http.post(LEASES, json=lease), 409, "AlreadyExists")
+        assert again["message"] == 'leases.coordination.k8s.io "aiops-controller" already exists'
+        path = f"{LEASES}/aiops-controller"
+        renewed = {**stored, "spec": {**spec, "renewTime": "2026-03-10T12:00:02.000001Z"}}
+        answer = http.put(path, json=renewed)
+        assert answer.status_code == 200
+        assert int(answer.json()["metadata"]["resourceVersion"]) > int(
+            stored["metadata"]["resourceVersion"]
+        )
+        taken = {**stored, "spec": {**spec, "holderIdentity": "pod-b", "leaseTransitions": 1}}
+        assert_status(http.put(path, json=taken), 409, "Conflict")  # read before the renewal
+        assert http.get(path).json()["spec"]["holderIdentity"] == "pod-a"
+        zero = {**answer.json(), "spec": {**spec, "leaseDurationSeconds": 0}}
+        invalid = assert_status(http.put(path, json=zero), 422, "Invalid")
+        assert "must be greater than 0" in invalid["message"]
+        garbled = {**answer.json(), "spec": {**spec, "renewTime": "yesterday"}}
+        assert_status(http.put(path, json=garbled), 400, "BadRequest")
+        assert_status(http.post(APPS, json={}), 404, "NotFound")  # not served here
+
+
+# ----- custom resources served from a CRD (the chart's Remediation) ----------------------------
+
+REMEDIATIONS = "/apis/aiops.dev/v1alpha1/namespaces/shop/remediations"
+
+
+def _remediation(**spec: Any) -> dict[str, Any]:
+    body = {
+        "incidentId": "inc-1", "planHash": "a" * 64, "snapshotAt": "2026-03-10T12:00:00Z",
+        "target": {"namespace": "shop", "name": "checkout"}, "action": "restart", **spec,
+    }  # fmt: skip
+    return {"apiVersion": "aiops.dev/v1alpha1", "kind": "Remediation",
+            "metadata": {"name": "checkout-restart-aaaaaaaaaa"}, "spec": body}  # fmt: skip
+
+
+def test_a_crd_is_served_only_once_installed_and_its_schema_prunes_defaults_and_422s():
+    """CRD docs, "Specifying a structural schema", "Field pruning", "Defaulting", "Validation":
+    unknown fields are dropped, defaults applied, violations are 422 Invalid with one cause
+    per field; a create is 201, a second one 409 AlreadyExists; a type not installed is 404."""
+    with FakeKubeApi(served=set(CORE_PLURALS)) as fake, httpx.Client(base_url=fake.url) as http:
+        assert_status(http.post(REMEDIATIONS, json=_remediation()), 404, "NotFound")
+        fake.install_crd(remediation_crd())
+        created = http.post(REMEDIATIONS, json=_remediation(extra={"x": 1}))
+        assert created.status_code == 201, created.text
+        spec = created.json()["spec"]
+        assert "extra" not in spec and spec["target"]["kind"] == "Deployment"
+        again = assert_status(http.post(REMEDIATIONS, json=_remediation()), 409, "AlreadyExists")
+        assert again["message"] == (
+            'remediations.aiops.dev "checkout-restart-aaaaaaaaaa" already exists'
+        )
+        bad = _remediation(action="delete", planHash=7)
+        bad["metadata"]["name"] = "other"
+        body = assert_status(http.post(REMEDIATIONS, json=bad), 422, "Invalid")
+        assert body["details"] == {
+            "name": "other",
+            "kind": "Remediation",
+            "group": "aiops.dev",
+            "causes": [
+                {"reason": "FieldValueInvalid", "field": "spec.planHash",
+                 "message": 'Invalid value: "integer": spec.planHash in body must be of type '
+                 'string: "integer"'},
+                {"reason": "FieldValueNotSupported", "field": "spec.action",
+                 "message": 'Unsupported value: "delete": supported values: "scale", '
+                 '"rollback", "restart", "pause_rollout", "adjust_hpa"'},
+            ],
+        }  # fmt: skip
+        strategic = http.patch(f"{REMEDIATIONS}/checkout-restart-aaaaaaaaaa",
+                               json={"spec": {"summary": "s"}}, headers=STRATEGIC)  # fmt: skip
+        assert_status(strategic, 415, "UnsupportedMediaType")
+
+
+def test_the_status_subresource_splits_spec_and_status_writes():
+    """CRD docs, "Status subresource": PUT/POST/PATCH of the main resource ignore changes to
+    status; PUT/PATCH of /status ignore everything but status (and validate it);
+    ``metadata.generation`` moves with the spec only."""
+    with FakeKubeApi(served=set(CORE_PLURALS)) as fake, httpx.Client(base_url=fake.url) as http:
+        fake.install_crd(remediation_crd())
+        body = {**_remediation(), "status": {"phase": "succeeded"}}
+        created = http.post(REMEDIATIONS, json=body).json()
+        assert "status" not in created and created["metadata"]["generation"] == 1
+        path = f"{REMEDIATIONS}/checkout-restart-aaaaaaaaaa"
+        status = {"spec": {"summary": "ignored"}, "status": {"phase": "proposed"}}
+        written = http.patch(f"{path}/status", json=status, headers=MERGE).json()
+        assert written["status"] == {"phase": "proposed"} and "summary" not in written["spec"]
+        assert written["metadata"]["generation"] == 1
+        main = {"spec": {"summary": "kept"}, "status": {"phase": "failed"}}
+        written = http.patch(path, json=main, headers=MERGE).json()
+        assert written["status"] == {"phase": "proposed"} and written["spec"]["summary"] == "kept"
+        assert written["metadata"]["generation"] == 2
+        wrong = http.patch(f"{path}/status", json={"status": {"phase": "done"}}, headers=MERGE)
+        assert_status(wrong, 422, "Invalid")
+
+
+def test_list_as_table_renders_the_printer_columns():
+    """``kubectl get`` asks for ``as=Table;v=v1;g=meta.k8s.io``: the server renders the CRD's
+    ``additionalPrinterColumns`` (Name first, then each column's JSONPath; priority 1 for
+    ``-o wide``)."""
+    with FakeKubeApi(served=set(CORE_PLURALS)) as fake, httpx.Client(base_url=fake.url) as http:
+        fake.install_crd(remediation_crd())
+        http.post(REMEDIATIONS, json=_remediation())
+        accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+        table = http.get(REMEDIATIONS, headers=accept).json()
+        assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+        assert [c["name"] for c in table["columnDefinitions"]][:6] == [
+            "Name", "Target", "Action", "Phase", "Approver", "Age",
+        ]  # fmt: skip
+        assert table["rows"][0]["cells"][:5] == [
+            "checkout-restart-aaaaaaaaaa", "checkout", "restart", None, None,
+        ]  # fmt: skip
+        assert http.get(REMEDIATIONS).json()["kind"] == "RemediationList"  # plain JSON still
+
+
+def test_a_crd_the_fake_cannot_enforce_is_refused():
+    """A non-structural schema (a node without ``type``) is refused by the API server; a CEL
+    rule beyond the fake's two forms is refused by the fake rather than ignored."""
+    loose = remediation_crd()
+    version = loose["spec"]["versions"][0]
+    version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["x"] = {}
+    clever = remediation_crd()
+    rules = clever["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    rules["x-kubernetes-validations"] = [{"rule": "self.action != 'restart'"}]
+    with FakeKubeApi() as fake:
+        with pytest.raises(InputError, match="spec.x: type is required"):
+            fake.install_crd(loose)
+        with pytest.raises(InputError, match="unsupported CEL rule"):
+            fake.install_crd(clever)
+        assert "remediations" not in fake.served
+
+
 # ----- the request log and the server's bounds --------------------------------------------
 
 
@@ -376,3 +525,22 @@ def test_it_binds_to_loopback_and_stops_by_itself():
     else:
         pytest.fail("the fake outlived its max_lifetime")
     fake.stop()  # idempotent
+
+
+def test_events_are_created_and_listed():
+    """The Event API: POST to a namespace's events creates one (201); the operator's
+    Events for proposals, verdicts and actions are stored and listed like any object."""
+    with FakeKubeApi() as fake, httpx.Client(base_url=fake.url) as http:
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "checkout.proposed.1"},
+            "involvedObject": {"kind": "Deployment", "namespace": "shop", "name": "checkout"},
+            "reason": "Proposed",
+            "message": "rollback shop/checkout rev 8 -> 7",
+            "type": "Normal",
+        }
+        created = http.post("/api/v1/namespaces/shop/events", json=event)
+        assert created.status_code == 201, created.text
+        listed = http.get("/api/v1/namespaces/shop/events").json()["items"]
+        assert [e["reason"] for e in listed] == ["Proposed"]
