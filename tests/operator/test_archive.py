@@ -54,7 +54,9 @@ class RecordedBackends:
     ) -> dict[tuple[str, Signal], list[tuple[float, float]]]:
         keys = {w.key for w in workloads}
         return {
-            (s.workload.key, s.signal): list(zip(s.timestamps, s.values, strict=True))
+            (s.workload.key, s.signal): [
+                (t, v) for t, v in zip(s.timestamps, s.values, strict=True) if v is not None
+            ]
             for s in self.world.series
             if s.workload.key in keys
         }
@@ -76,7 +78,7 @@ CHECKOUT = WorkloadRef(namespace="shop", name="checkout")
 OPENED = WORLD.window.start + timedelta(minutes=50)
 
 
-def checkout_incident():  # type: ignore[no-untyped-def]
+def checkout_incident():  # type: ignore[no-untyped-def,unused-ignore]
     base = incident()
     return base.model_copy(
         update={

@@ -21,7 +21,8 @@ from controller.models.signals import Signal
 from controller.operator.events import LedgerEvents, QueuedEvents
 from controller.operator.journal import TappedLedger
 from controller.sim.fakes import InMemoryLedger
-from tests.unit.ledger.ledger_helpers import INCIDENT_ID, T0, WEB, decision, plan
+from tests.factories import T0, WEB
+from tests.unit.ledger.ledger_helpers import INCIDENT_ID, decision, plan
 
 
 class Sink:

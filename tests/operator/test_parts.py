@@ -92,13 +92,14 @@ class Inner:
 
 def test_the_leader_gate_refuses_writes_of_a_standby() -> None:
     inner, flag = Inner(), Flag(False)
-    gate = wiring.LeaderGatedWriter(inner, flag)  # type: ignore[arg-type]
+    gate = wiring.LeaderGatedWriter(inner, flag)
     action = ScaleAction(target=WEB, from_replicas=2, to_replicas=3)
     with pytest.raises(TemporaryError, match="not the leader"):
         gate.apply(action, resource_version="1", idempotency_key="k1", now=NOW)
     assert inner.calls == 0
     flag.value = True
-    assert gate.apply(action, resource_version="1", idempotency_key="k1", now=NOW) == "applied"
+    applied: object = gate.apply(action, resource_version="1", idempotency_key="k1", now=NOW)
+    assert applied == "applied"
     assert gate.applied(action, "k1") and not gate.applied(action, "k2")
 
 

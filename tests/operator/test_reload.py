@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ class Notes:
         self.reloads.append(kind)
 
 
-def watch_policy(path: Path, notes: Notes, mode: OperatorMode = OperatorMode.AUTO) -> Watched:
+def watch_policy(path: Path, notes: Notes, mode: OperatorMode = OperatorMode.AUTO) -> Watched[Any]:
     return Watched(
         "policy", path, policy_loader(mode), on_reload=notes.reloaded, on_failure=notes.failed
     )
@@ -147,7 +148,7 @@ def test_fingerprints_follow_symlinks_and_notice_missing_files(tmp_path: Path) -
 
 
 def test_live_sequence_shows_the_current_value() -> None:
-    value = [(1, 2, 3)]
+    value: list[tuple[int, ...]] = [(1, 2, 3)]
     view = LiveSequence(lambda: value[0])
     assert list(view) == [1, 2, 3] and view[0] == 1 and len(view) == 3
     value[0] = (4,)

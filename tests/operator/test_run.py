@@ -8,6 +8,7 @@ request log is the ground truth), then stops it with SIGTERM within the grace pe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def _stop_cleanly(running: Running, state: Path) -> None:
 
 
 @pytest.fixture
-def stop_at_teardown() -> list[Running]:
+def stop_at_teardown() -> Iterator[list[Running]]:
     started: list[Running] = []
     yield started
     for running in started:
