@@ -35,6 +35,7 @@ from starlette.types import ASGIApp
 from controller.errors import PermanentError
 from controller.metrics import EXPOSITION_CONTENT_TYPE
 from controller.observers.traces.connections import ConnectionLimits, guarded_protocol
+from controller.observers.traces.server import listen_socket
 from controller.settings import TracesSettings
 
 _POLL = 0.01
@@ -107,21 +108,6 @@ def create_app(
     return Starlette(routes=routes)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class HttpServer:
     """uvicorn serving ``app`` on ``host:port`` in a daemon thread, stopped within a bound."""
 
@@ -149,7 +135,7 @@ class HttpServer:
     def start(self) -> None:
         """Bind, serve, and return once requests are accepted (PermanentError otherwise)."""
         try:
-            self._socket = _listen(self.host, self._requested)
+            self._socket = listen_socket(self.host, self._requested)
         except OSError as exc:
             where = f"{self.host}:{self._requested}"
             raise PermanentError(f"cannot listen on {where}: {exc.strerror or exc}") from exc

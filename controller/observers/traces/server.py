@@ -31,7 +31,7 @@ from controller.settings import TracesSettings
 _POLL_SECONDS = 0.01
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (IPv4 or IPv6, whichever the host is)."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -92,7 +92,7 @@ class TraceReceiver:
         if self._thread is not None:
             raise RuntimeError("the trace receiver is already started")
         try:
-            self._socket = _listen(self.settings.host, self.settings.port)
+            self._socket = listen_socket(self.settings.host, self.settings.port)
         except OSError as exc:
             where = f"{self.settings.host}:{self.settings.port}"
             raise PermanentError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
